@@ -1,0 +1,208 @@
+package testnet
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// relay serves the firehose and the repo listings of the whole network.
+type relay struct {
+	net *Network
+	srv *httpServer
+
+	mu     sync.Mutex
+	subs   map[*subscriber]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// subscriber is one open subscribeRepos connection.
+type subscriber struct {
+	conn *websocket.Conn
+	// dropAfter, when positive, counts down frames until the connection
+	// is cut without a close frame (fault injection).
+	dropAfter atomic.Int64
+}
+
+const (
+	relayBatch        = 256
+	relayWriteTimeout = 10 * time.Second
+)
+
+var upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 64 << 10}
+
+func startRelay(n *Network) (*relay, error) {
+	r := &relay{net: n, subs: make(map[*subscriber]struct{})}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /xrpc/com.atproto.sync.subscribeRepos", r.handleSubscribe)
+	mux.HandleFunc("GET /xrpc/com.atproto.sync.listRepos", n.handleListRepos(nil))
+	mux.HandleFunc("GET /xrpc/com.atproto.sync.listReposByCollection", n.handleListReposByCollection)
+	mux.HandleFunc("GET /xrpc/com.atproto.sync.getLatestCommit", n.handleGetLatestCommit(nil))
+	srv, err := listenHTTP(n.opts.Host, mux, n.log.With("server", "relay"))
+	if err != nil {
+		return nil, err
+	}
+	r.srv = srv
+	return r, nil
+}
+
+// close stops the HTTP server and cuts every firehose connection.
+func (r *relay) close() {
+	r.mu.Lock()
+	r.closed = true
+	for s := range r.subs {
+		_ = s.conn.NetConn().Close()
+	}
+	r.mu.Unlock()
+	r.srv.close()
+	r.wg.Wait()
+}
+
+func (r *relay) handleSubscribe(w http.ResponseWriter, req *http.Request) {
+	cursor, ok := parseCursor(w, req)
+	if !ok {
+		return
+	}
+	conn, err := upgrader.Upgrade(w, req, nil)
+	if err != nil {
+		return // the upgrader already answered
+	}
+	sub := &subscriber{conn: conn}
+	if !r.register(sub) {
+		_ = conn.NetConn().Close()
+		return
+	}
+	defer r.unregister(sub)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go discardReads(conn, cancel)
+	if err := r.serve(ctx, sub, cursor); err != nil {
+		r.net.log.Debug("firehose subscriber done", "err", err)
+	}
+}
+
+func parseCursor(w http.ResponseWriter, req *http.Request) (*int64, bool) {
+	raw := req.URL.Query().Get("cursor")
+	if raw == "" {
+		return nil, true
+	}
+	c, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || c < 0 {
+		writeXRPCError(w, http.StatusBadRequest, "InvalidRequest", "cursor must be a non-negative integer")
+		return nil, false
+	}
+	return &c, true
+}
+
+func (r *relay) register(s *subscriber) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.subs[s] = struct{}{}
+	r.wg.Add(1)
+	return true
+}
+
+func (r *relay) unregister(s *subscriber) {
+	r.mu.Lock()
+	delete(r.subs, s)
+	r.mu.Unlock()
+	_ = s.conn.NetConn().Close()
+	r.wg.Done()
+}
+
+// discardReads keeps reading so pings are answered; it cancels the
+// subscription when the client goes away.
+func discardReads(conn *websocket.Conn, cancel context.CancelFunc) {
+	defer cancel()
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			return
+		}
+	}
+}
+
+// serve replays from cursor, then follows the log until ctx ends.
+func (r *relay) serve(ctx context.Context, sub *subscriber, cursor *int64) error {
+	pos, outdated, future := r.net.events.start(cursor)
+	if future {
+		frame, _ := errorFrame("FutureCursor", "cursor is ahead of the stream")
+		return r.write(sub, logEntry{frame: frame})
+	}
+	if outdated {
+		frame, _ := infoFrame("OutdatedCursor", "cursor is older than the replay window; streaming from the oldest kept event")
+		if err := r.write(sub, logEntry{frame: frame}); err != nil {
+			return err
+		}
+	}
+	for {
+		batch, next, wake, gone := r.net.events.read(pos, relayBatch)
+		if gone {
+			return errSlowConsumer
+		}
+		for _, e := range batch {
+			if err := r.write(sub, e); err != nil {
+				return err
+			}
+		}
+		pos = next
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// write sends one frame, honouring a pending connection-drop fault.
+func (r *relay) write(sub *subscriber, e logEntry) error {
+	typ := websocket.BinaryMessage
+	if e.text {
+		typ = websocket.TextMessage
+	}
+	_ = sub.conn.SetWriteDeadline(time.Now().Add(relayWriteTimeout))
+	if err := sub.conn.WriteMessage(typ, e.frame); err != nil {
+		return err
+	}
+	if sub.dropAfter.Load() > 0 && sub.dropAfter.Add(-1) == 0 {
+		_ = sub.conn.NetConn().Close()
+		return errDropped
+	}
+	return nil
+}
+
+// dropAll arms the connection-drop fault on every current subscriber.
+func (r *relay) dropAll(afterFrames int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for s := range r.subs {
+		if afterFrames <= 0 {
+			_ = s.conn.NetConn().Close()
+			continue
+		}
+		s.dropAfter.Store(int64(afterFrames))
+	}
+	return len(r.subs)
+}
+
+// subscribers returns how many firehose connections are open.
+func (r *relay) subscribers() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.subs)
+}
+
+// Subscribers returns how many subscribeRepos connections are open (tests
+// wait on it before emitting live events).
+func (n *Network) Subscribers() int { return n.relay.subscribers() }

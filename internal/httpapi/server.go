@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/bluesky-social/indigo/atproto/auth"
+	"github.com/bluesky-social/indigo/atproto/identity"
+
+	"github.com/tapkit/tap/internal/store"
+)
+
+// DefaultMaxBodyBytes is the request body limit used when Options.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 16 << 20
+
+// Store is the part of the database the API reads and writes. *store.DB implements it.
+type Store interface {
+	AddRepos(ctx context.Context, dids []string) (int64, error)
+	RemoveRepos(ctx context.Context, dids []string) error
+	GetRepo(ctx context.Context, did string) (store.Repo, error)
+	ListRepos(ctx context.Context, q store.ListReposQuery) ([]store.Repo, error)
+	CountRepos(ctx context.Context) (int64, error)
+	CountRecords(ctx context.Context) (int64, error)
+	CountOutbox(ctx context.Context) (int64, error)
+	CountResyncBuffer(ctx context.Context) (int64, error)
+	CountRecordsForDID(ctx context.Context, did string) (int64, error)
+	GetFirehoseCursor(ctx context.Context, url string) (int64, error)
+	GetListReposCursor(ctx context.Context, url string) (string, error)
+	GetCollectionCursor(ctx context.Context, url, collection string) (string, error)
+}
+
+var _ Store = (*store.DB)(nil)
+
+// Options configures the handler returned by New.
+type Options struct {
+	// Store is the database. Required.
+	Store Store
+	// Directory resolves DIDs for /resolve. Required.
+	Directory identity.Directory
+	// AdminPassword, when not empty, guards every path with HTTP Basic auth (user "admin").
+	AdminPassword string
+	// Logger receives the access log (debug) and admin actions (info). Nil discards.
+	Logger *slog.Logger
+	// Channel serves GET /channel (websocket delivery, or a 400 in webhook mode). Nil answers
+	// 503 {"message":"event delivery is not available yet"}.
+	Channel http.Handler
+	// RelayURL keys the saved firehose and crawler cursors shown by /stats/cursors.
+	RelayURL string
+	// SignalCollection, when set, makes /stats/cursors show the listReposByCollection cursor.
+	SignalCollection string
+	// FullNetwork makes /stats/cursors show the listRepos cursor (when SignalCollection is empty).
+	FullNetwork bool
+	// FirehoseSeq returns the last processed firehose seq held in memory. Nil reads the cursor
+	// saved for RelayURL from the store instead.
+	FirehoseSeq func() int64
+	// MaxBodyBytes bounds request bodies; larger ones answer 413. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// server holds the dependencies of the route handlers.
+type server struct {
+	opts   Options
+	log    *slog.Logger
+	maxBod int64
+}
+
+// route is one method and handler on a ServeMux pattern (without method).
+type route struct {
+	method  string
+	pattern string
+	handler http.HandlerFunc
+}
+
+// New returns the HTTP API handler. It panics if Store or Directory is nil.
+func New(opts Options) http.Handler {
+	if opts.Store == nil || opts.Directory == nil {
+		panic("httpapi: Options.Store and Options.Directory are required")
+	}
+	s := &server{opts: opts, log: opts.Logger, maxBod: opts.MaxBodyBytes}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBod <= 0 {
+		s.maxBod = DefaultMaxBodyBytes
+	}
+	var h http.Handler = s.mux()
+	h = recoverPanics(h, s.log)
+	if opts.AdminPassword != "" {
+		h = auth.AdminAuthMiddleware(h.ServeHTTP, []string{opts.AdminPassword})
+	}
+	return accessLog(h, s.log)
+}
+
+// routes lists every route of the API.
+func (s *server) routes() []route {
+	st := s.opts.Store
+	return []route{
+		{http.MethodGet, "/health", s.health},
+		{http.MethodGet, "/channel", s.channel},
+		{http.MethodPost, "/repos/add", s.addRepos},
+		{http.MethodPost, "/repos/remove", s.removeRepos},
+		{http.MethodGet, "/repos", s.listRepos},
+		{http.MethodGet, "/resolve/{did}", s.resolve},
+		{http.MethodGet, "/info/{did}", s.info},
+		{http.MethodGet, "/stats/repo-count",
+			s.countHandler("repo_count", "failed to get repo count", st.CountRepos)},
+		{http.MethodGet, "/stats/record-count",
+			s.countHandler("record_count", "failed to get record count", st.CountRecords)},
+		{http.MethodGet, "/stats/outbox-buffer",
+			s.countHandler("outbox_buffer", "failed to get outbox buffer size", st.CountOutbox)},
+		{http.MethodGet, "/stats/resync-buffer",
+			s.countHandler("resync_buffer", "failed to get resync buffer size", st.CountResyncBuffer)},
+		{http.MethodGet, "/stats/cursors", s.statCursors},
+	}
+}
+
+// mux registers every pattern once with a dispatcher over its methods, so that a wrong
+// method answers a JSON 405 and an unknown path a JSON 404 (ServeMux's own are plain text).
+func (s *server) mux() *http.ServeMux {
+	byPattern := map[string]map[string]http.HandlerFunc{}
+	var order []string
+	for _, rt := range s.routes() {
+		if byPattern[rt.pattern] == nil {
+			byPattern[rt.pattern] = map[string]http.HandlerFunc{}
+			order = append(order, rt.pattern)
+		}
+		byPattern[rt.pattern][rt.method] = rt.handler
+		if rt.method == http.MethodGet {
+			byPattern[rt.pattern][http.MethodHead] = rt.handler
+		}
+	}
+	mux := http.NewServeMux()
+	for _, p := range order {
+		mux.Handle(p, methodDispatch(byPattern[p]))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusNotFound, "")
+	})
+	return mux
+}
+
+// methodDispatch calls the handler registered for the request method, or answers 405.
+func methodDispatch(handlers map[string]http.HandlerFunc) http.Handler {
+	allowed := make([]string, 0, len(handlers))
+	for m := range handlers {
+		allowed = append(allowed, m)
+	}
+	slices.Sort(allowed)
+	allow := strings.Join(allowed, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := handlers[r.Method]; ok {
+			h(w, r)
+			return
+		}
+		w.Header().Set("Allow", allow)
+		writeError(w, r, http.StatusMethodNotAllowed, "")
+	})
+}
+
+// health answers {"status":"ok"} without touching the database.
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, r, http.StatusOK, struct {
+		Status string `json:"status"`
+	}{"ok"})
+}
+
+// channel hands the request to the delivery handler, or answers 503 without one.
+func (s *server) channel(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Channel == nil {
+		writeError(w, r, http.StatusServiceUnavailable, "event delivery is not available yet")
+		return
+	}
+	s.opts.Channel.ServeHTTP(w, r)
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tapkit/tap/config"
+	"github.com/tapkit/tap/internal/atproto"
+	"github.com/tapkit/tap/internal/httpapi"
+	"github.com/tapkit/tap/internal/store"
+	"github.com/tapkit/tap/pipeline"
+)
+
+// Shutdown budgets: the HTTP server as the reference Tap (10 s), then the
+// pipeline, which flushes what it holds.
+const (
+	httpShutdownTimeout     = 10 * time.Second
+	pipelineShutdownTimeout = 30 * time.Second
+)
+
+// serve runs tap until ctx ends or a server fails: open the store, bind the
+// listeners (so a taken port fails startup), start the pipeline, serve the
+// API; then stop everything in reverse.
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err error) {
+	db, err := store.Open(ctx, cfg.Database.URL, store.Options{MaxConns: cfg.Database.MaxConns, Logger: logger.With("component", "store")})
+	if err != nil {
+		return fmt.Errorf("opening database %s: %w", config.RedactURL(cfg.Database.URL), err)
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	if n, err := db.ResetResyncing(ctx); err != nil {
+		return fmt.Errorf("resetting interrupted resyncs: %w", err)
+	} else if n > 0 {
+		logger.Info("reset interrupted resyncs", "repos", n)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Server.Bind)
+	if err != nil {
+		return fmt.Errorf("listening on %s (server.bind): %w", cfg.Server.Bind, err)
+	}
+	defer ln.Close()
+	var metricsLn net.Listener
+	if cfg.Server.MetricsListen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.Server.MetricsListen); err != nil {
+			return fmt.Errorf("listening on %s (server.metrics_listen): %w", cfg.Server.MetricsListen, err)
+		}
+		defer metricsLn.Close()
+	}
+
+	dir := atproto.NewDirectory(atproto.DirectoryOptions{
+		PLCURL: cfg.Identity.PLCURL, CacheSize: cfg.Identity.CacheSize,
+		DNSResolver: cfg.Identity.DNSResolver, UserAgent: "tap/" + Version(),
+	})
+	factories, err := components()
+	if err != nil {
+		return err
+	}
+	graph, err := pipeline.Build(ctx, cfg.Pipeline, factories, pipeline.BuildSettings{
+		Logger: logger, Resources: []any{db, dir, cfg},
+	})
+	if err != nil {
+		return err
+	}
+	if err := graph.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pipelineShutdownTimeout)
+		defer cancel()
+		err = errors.Join(err, graph.Shutdown(sctx))
+	}()
+
+	api := &http.Server{
+		Handler: httpapi.New(httpapi.Options{
+			Store: db, Directory: dir, AdminPassword: cfg.Server.AdminPassword,
+			Logger: logger.With("component", "server"), RelayURL: cfg.Relay.URL,
+			SignalCollection: cfg.Scope.SignalCollection, FullNetwork: cfg.Scope.FullNetwork,
+			MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          log.New(errorLog(logger.With("component", "server")), "", 0),
+	}
+	servers := []*http.Server{api}
+	errc := make(chan error, 2)
+	go func() { errc <- fmt.Errorf("API server: %w", api.Serve(ln)) }()
+	if metricsLn != nil {
+		m := &http.Server{Handler: metricsMux(), ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, m)
+		go func() { errc <- fmt.Errorf("metrics server: %w", m.Serve(metricsLn)) }()
+	}
+	logger.Info("startup complete", "addr", ln.Addr().String(), "version", Version(),
+		"database", config.RedactURL(cfg.Database.URL), "relay", cfg.Relay.URL)
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpShutdownTimeout)
+	defer cancel()
+	for _, s := range servers {
+		if serr := s.Shutdown(sctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}
+	return err
+}
+
+// metricsMux serves Prometheus metrics and pprof, as TAP_METRICS_LISTEN does
+// in the reference Tap.
+func metricsMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}

@@ -1,0 +1,61 @@
+package atproto
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/bluesky-social/indigo/atproto/identity"
+)
+
+// DirectoryOptions configure the identity directory.
+type DirectoryOptions struct {
+	// PLCURL is the PLC directory's base URL.
+	PLCURL string
+	// CacheSize is how many identities are cached.
+	CacheSize int
+	// DNSResolver, when set, is the host:port of the only DNS server used
+	// for handle resolution (private networks and tests); empty means the
+	// system resolver.
+	DNSResolver string
+	// UserAgent is sent with PLC and well-known requests.
+	UserAgent string
+}
+
+// Cache lifetimes, as the reference Tap uses them.
+const (
+	identityHitTTL        = 24 * time.Hour
+	identityErrTTL        = 2 * time.Minute
+	identityInvalidHandle = 5 * time.Minute
+)
+
+// NewDirectory returns a cached identity directory resolving did:plc through
+// opts.PLCURL and did:web and handles over DNS and HTTPS.
+func NewDirectory(opts DirectoryOptions) *identity.CacheDirectory {
+	base := &identity.BaseDirectory{
+		PLCURL:                opts.PLCURL,
+		HTTPClient:            http.Client{Timeout: 10 * time.Second},
+		TryAuthoritativeDNS:   false,
+		SkipDNSDomainSuffixes: []string{".bsky.social"},
+		UserAgent:             opts.UserAgent,
+	}
+	if opts.DNSResolver != "" {
+		base.Resolver = *ResolverFor(opts.DNSResolver)
+		base.SkipDNSDomainSuffixes = nil
+	}
+	dir := identity.NewCacheDirectory(base, opts.CacheSize, identityHitTTL, identityErrTTL, identityInvalidHandle)
+	return dir
+}
+
+// ResolverFor returns a resolver that sends every DNS query to addr
+// (host:port) and nowhere else.
+func ResolverFor(addr string) *net.Resolver {
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
+}

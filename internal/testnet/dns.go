@@ -31,11 +31,11 @@ type dnsServer struct {
 }
 
 const (
-	dnsTypeTXT   = 16
-	dnsClassIN   = 1
-	dnsRcodeOK   = 0
-	dnsRcodeNX   = 3 // NXDOMAIN
-	dnsTTL       = 5
+	dnsTypeTXT = 16
+	dnsClassIN = 1
+	dnsRcodeOK = 0
+	dnsRcodeNX = 3 // NXDOMAIN
+	dnsTTL     = 5
 
 	dnsIdleTimeout = 5 * time.Second
 )
@@ -153,7 +153,7 @@ func (s *dnsServer) answer(q []byte) []byte {
 		return nil
 	}
 	resp := append([]byte(nil), q[:qend]...)
-	flags := uint16(0x8000 | 0x0400 | 0x0080) // QR, AA, RA
+	flags := uint16(0x8000 | 0x0400 | 0x0080)         // QR, AA, RA
 	flags |= binary.BigEndian.Uint16(q[2:4]) & 0x0100 // echo RD
 	did, known := s.handleDID(name)
 	rcode := uint16(dnsRcodeOK)

@@ -81,6 +81,11 @@ func (r *repoState) applyWrites(writes []Write, key atcrypto.PrivateKey) (*commi
 		if _, err := repo.ApplyOp(&r.tree, ops[i].Path(), val); err != nil {
 			return nil, fmt.Errorf("testnet: apply op (tree now inconsistent): %w", err)
 		}
+		if r.tree.IsEmpty() {
+			// indigo leaves an emptied root at its old height, and a later
+			// insert then builds a non-canonical tree: start afresh.
+			r.tree = mst.NewEmptyTree()
+		}
 		r.countOp(ops[i])
 	}
 	res.ops = ops

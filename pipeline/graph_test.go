@@ -53,8 +53,11 @@ type fakeComponent struct {
 	pipelinetest.RecordingSink
 }
 
-func (c *fakeComponent) Start(context.Context, pipeline.Host) error { c.j.add("start " + c.name); return nil }
-func (c *fakeComponent) Shutdown(context.Context) error             { c.j.add("stop " + c.name); return nil }
+func (c *fakeComponent) Start(context.Context, pipeline.Host) error {
+	c.j.add("start " + c.name)
+	return nil
+}
+func (c *fakeComponent) Shutdown(context.Context) error { c.j.add("stop " + c.name); return nil }
 
 func factories(t *testing.T, j *journal, out chan<- *pipeline.Event) pipeline.Factories {
 	t.Helper()

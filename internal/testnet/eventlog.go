@@ -148,6 +148,13 @@ func (l *eventLog) start(cursor *int64) (pos int, outdated, future bool) {
 	return l.base + i, *cursor+1 < oldest && l.base > 0, false
 }
 
+// head returns the global position the next append will take.
+func (l *eventLog) head() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.base + len(l.entries)
+}
+
 // events returns a copy of the kept events.
 func (l *eventLog) events() []Event {
 	l.mu.Lock()

@@ -44,6 +44,7 @@ type firehose struct {
 	conn   *websocket.Conn
 	frames chan frame
 	done   chan error
+	err    error // read error, set before frames is closed
 }
 
 // subscribe dials subscribeRepos with an optional cursor ("" = live).
@@ -69,6 +70,7 @@ func (f *firehose) read() {
 	for {
 		typ, data, err := f.conn.ReadMessage()
 		if err != nil {
+			f.err = err
 			close(f.frames)
 			f.done <- err
 			return
@@ -87,7 +89,9 @@ func (f *firehose) next(t testing.TB) frame {
 	t.Helper()
 	select {
 	case fr, ok := <-f.frames:
-		require.True(t, ok, "firehose closed")
+		if !ok {
+			t.Fatalf("firehose closed: %v", f.err)
+		}
 		return fr
 	case <-time.After(10 * time.Second):
 		t.Fatal("timed out waiting for a firehose frame")

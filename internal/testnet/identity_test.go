@@ -3,11 +3,13 @@ package testnet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"testing"
 
 	"github.com/bluesky-social/indigo/atproto/identity"
+	"github.com/bluesky-social/indigo/atproto/repo"
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,6 +68,11 @@ func TestRotateKeyAndHandleUpdateDocument(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, pub.Equal(old))
 	assert.True(t, pub.Equal(a.PublicKey()))
+	fh := subscribe(t, n, fmt.Sprint(n.LastSeq()))
+	_, err = a.CreateRecord(CollectionPost, "", map[string]any{"text": "after rotation"})
+	require.NoError(t, err)
+	msg := fh.next(t).evt.RepoCommit
+	require.NoError(t, repo.VerifyCommitSignature(t.Context(), dir, msg), "signed with the new key")
 
 	ev, err = a.SetHandle("renamed.test")
 	require.NoError(t, err)

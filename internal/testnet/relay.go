@@ -25,9 +25,9 @@ type relay struct {
 // subscriber is one open subscribeRepos connection.
 type subscriber struct {
 	conn *websocket.Conn
-	// dropAfter, when positive, counts down frames until the connection
-	// is cut without a close frame (fault injection).
-	dropAfter atomic.Int64
+	// dropAt, when positive, is one more than the log position after
+	// whose frame the connection is cut without a close frame (faults).
+	dropAt atomic.Int64
 }
 
 const (
@@ -148,9 +148,13 @@ func (r *relay) serve(ctx context.Context, sub *subscriber, cursor *int64) error
 		if gone {
 			return errSlowConsumer
 		}
-		for _, e := range batch {
+		for i, e := range batch {
 			if err := r.write(sub, e); err != nil {
 				return err
+			}
+			if at := sub.dropAt.Load(); at > 0 && int64(pos+i)+1 >= at {
+				_ = sub.conn.NetConn().Close()
+				return errDropped
 			}
 		}
 		pos = next
@@ -165,25 +169,21 @@ func (r *relay) serve(ctx context.Context, sub *subscriber, cursor *int64) error
 	}
 }
 
-// write sends one frame, honouring a pending connection-drop fault.
+// write sends one frame.
 func (r *relay) write(sub *subscriber, e logEntry) error {
 	typ := websocket.BinaryMessage
 	if e.text {
 		typ = websocket.TextMessage
 	}
 	_ = sub.conn.SetWriteDeadline(time.Now().Add(relayWriteTimeout))
-	if err := sub.conn.WriteMessage(typ, e.frame); err != nil {
-		return err
-	}
-	if sub.dropAfter.Load() > 0 && sub.dropAfter.Add(-1) == 0 {
-		_ = sub.conn.NetConn().Close()
-		return errDropped
-	}
-	return nil
+	return sub.conn.WriteMessage(typ, e.frame)
 }
 
-// dropAll arms the connection-drop fault on every current subscriber.
+// dropAll arms the connection-drop fault on every current subscriber:
+// each is cut once it has been sent the afterFrames-th frame appended
+// from now on (at once if afterFrames <= 0).
 func (r *relay) dropAll(afterFrames int) int {
+	at := int64(r.net.events.head() + afterFrames - 1)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for s := range r.subs {
@@ -191,7 +191,7 @@ func (r *relay) dropAll(afterFrames int) int {
 			_ = s.conn.NetConn().Close()
 			continue
 		}
-		s.dropAfter.Store(int64(afterFrames))
+		s.dropAt.Store(at + 1)
 	}
 	return len(r.subs)
 }

@@ -37,7 +37,7 @@ func (c *Config) Validate() error {
 		check("scope.signal_collection", err)
 	}
 	for i, f := range c.Collections.Filters {
-		check(fmt.Sprintf("collections.filters[%d]", i), collectionFilter(f))
+		check(fmt.Sprintf("collections.filters[%d]", i), ValidateCollectionFilter(f))
 	}
 	check("backfill.parallelism", atLeast(c.Backfill.Parallelism, 1))
 	check("backfill.repo_fetch_timeout", positive(c.Backfill.RepoFetchTimeout))
@@ -109,8 +109,9 @@ func dbURL(v string) error {
 	return errors.New("unsupported database URL scheme: must start with sqlite://, postgres://, or postgresql://")
 }
 
-// collectionFilter accepts "*", an NSID, or an NSID prefix ending in ".*".
-func collectionFilter(f string) error {
+// ValidateCollectionFilter accepts "*", an NSID, or an NSID prefix ending
+// in ".*" (wildcards only at a segment boundary).
+func ValidateCollectionFilter(f string) error {
 	if f == "*" {
 		return nil
 	}

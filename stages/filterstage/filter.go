@@ -1,0 +1,147 @@
+package filterstage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	comatproto "github.com/bluesky-social/indigo/api/atproto"
+
+	"github.com/tapkit/tap/config"
+	"github.com/tapkit/tap/internal/store"
+	"github.com/tapkit/tap/pipeline"
+)
+
+// Type is the stage's type name in the configuration.
+const Type = "filter"
+
+// NewFactory returns the filter stage factory.
+func NewFactory() pipeline.StageFactory {
+	return pipeline.StageFactory{
+		Type:                Type,
+		CreateDefaultConfig: func() any { return &Config{} },
+		Create:              create,
+	}
+}
+
+func create(_ context.Context, set pipeline.Settings, c any) (pipeline.Stage, error) {
+	cfg := c.(*Config)
+	global, err := pipeline.Resource[*config.Config](set)
+	if err != nil {
+		return nil, err
+	}
+	mode := cfg.Mode
+	if mode == "" {
+		mode = set.ID.Name
+	}
+	switch mode {
+	case ModeScope:
+		db, err := pipeline.Resource[*store.DB](set)
+		if err != nil {
+			return nil, err
+		}
+		return &ScopeStage{db: db, fullNetwork: global.Scope.FullNetwork, signal: global.Scope.SignalCollection}, nil
+	case ModeCollections:
+		filters := cfg.Filters
+		if filters == nil {
+			filters = global.Collections.Filters
+		}
+		return &CollectionsStage{match: NewMatcher(filters)}, nil
+	}
+	return nil, fmt.Errorf("mode: set mode to scope or collections, or name the stage filter/scope or filter/collections")
+}
+
+// ScopeStage is the network boundary (see the package documentation).
+type ScopeStage struct {
+	db          *store.DB
+	fullNetwork bool
+	signal      string
+
+	// Dropped counts events of untracked repos; Tracked counts repos that
+	// became tracked from the firehose.
+	Dropped, Tracked atomic.Uint64
+}
+
+// Start does nothing: the stage has no background work.
+func (*ScopeStage) Start(context.Context, pipeline.Host) error { return nil }
+
+// Shutdown does nothing.
+func (*ScopeStage) Shutdown(context.Context) error { return nil }
+
+// Process passes events of tracked repos and handles the others.
+func (s *ScopeStage) Process(ctx context.Context, ev *pipeline.Event, next pipeline.Next) error {
+	switch ev.Kind {
+	case pipeline.KindCommit, pipeline.KindSync, pipeline.KindIdentity, pipeline.KindAccount:
+	default:
+		return next(ctx, ev)
+	}
+	_, err := s.db.GetRepo(ctx, string(ev.DID))
+	if err == nil {
+		return next(ctx, ev)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.Dropped.Add(1)
+	if !s.tracks(ev) {
+		return nil
+	}
+	n, err := s.db.AddRepos(ctx, []string{string(ev.DID)})
+	if err != nil {
+		return err
+	}
+	s.Tracked.Add(uint64(n))
+	return nil
+}
+
+// tracks reports whether ev makes its untracked repo tracked.
+func (s *ScopeStage) tracks(ev *pipeline.Event) bool {
+	if s.fullNetwork {
+		return ev.Kind != pipeline.KindAccount || ev.Account.Active
+	}
+	if s.signal != "" && ev.Kind == pipeline.KindCommit {
+		return hasCollection(ev.Commit.Ops, s.signal)
+	}
+	return false
+}
+
+func hasCollection(ops []*comatproto.SyncSubscribeRepos_RepoOp, collection string) bool {
+	for _, op := range ops {
+		if c, _, ok := strings.Cut(op.Path, "/"); ok && c == collection {
+			return true
+		}
+	}
+	return false
+}
+
+// CollectionsStage keeps record ops of the configured collections.
+type CollectionsStage struct {
+	match *Matcher
+
+	// DroppedOps counts record ops filtered out.
+	DroppedOps atomic.Uint64
+}
+
+// Start does nothing: the stage has no background work.
+func (*CollectionsStage) Start(context.Context, pipeline.Host) error { return nil }
+
+// Shutdown does nothing.
+func (*CollectionsStage) Shutdown(context.Context) error { return nil }
+
+// Process filters the ops of record events in place; other events pass.
+func (s *CollectionsStage) Process(ctx context.Context, ev *pipeline.Event, next pipeline.Next) error {
+	if ev.Kind == pipeline.KindRecords && !s.match.all {
+		kept := ev.Records.Ops[:0]
+		for _, op := range ev.Records.Ops {
+			if s.match.Match(op.Collection.String()) {
+				kept = append(kept, op)
+			}
+		}
+		s.DroppedOps.Add(uint64(len(ev.Records.Ops) - len(kept)))
+		clear(ev.Records.Ops[len(kept):])
+		ev.Records.Ops = kept
+	}
+	return next(ctx, ev)
+}

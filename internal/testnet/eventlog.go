@@ -71,6 +71,10 @@ type eventLog struct {
 	lastSeq int64
 	limit   int
 	wake    chan struct{}
+	// held entries (global positions >= visible) are logged but not yet
+	// readable: a staged load releases them later.
+	held    bool
+	visible int
 }
 
 func newEventLog(limit int) *eventLog {
@@ -94,10 +98,43 @@ func (l *eventLog) append(ev Event, withSeq bool, build func(seq int64) ([]byte,
 		ev.Seq, l.lastSeq = seq, seq
 	}
 	l.entries = append(l.entries, logEntry{ev: ev, seq: seq, frame: frame, text: ev.Kind == KindText})
-	l.trim()
+	if !l.held {
+		l.visible = l.base + len(l.entries)
+		l.trim()
+		l.broadcast()
+	}
+	return ev, nil
+}
+
+func (l *eventLog) broadcast() {
 	close(l.wake)
 	l.wake = make(chan struct{})
-	return ev, nil
+}
+
+// hold keeps later appends invisible until release.
+func (l *eventLog) hold() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.held = true
+}
+
+// release makes up to k held entries visible (all when k < 0) and
+// returns how many stay held. With none left, holding ends.
+func (l *eventLog) release(k int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	end := l.base + len(l.entries)
+	if k < 0 || l.visible+k > end {
+		k = end - l.visible
+	}
+	l.visible += k
+	left := end - l.visible
+	if left == 0 {
+		l.held = false
+		l.trim()
+	}
+	l.broadcast()
+	return left
 }
 
 // trim drops the oldest entries beyond the limit.
@@ -105,7 +142,7 @@ func (l *eventLog) trim() {
 	if l.limit <= 0 || len(l.entries) <= l.limit {
 		return
 	}
-	drop := len(l.entries) - l.limit
+	drop := min(len(l.entries)-l.limit, l.visible-l.base)
 	if drop < l.limit/4+1 && len(l.entries) < 2*l.limit {
 		return // drop in batches to keep appends amortised O(1)
 	}
@@ -123,7 +160,10 @@ func (l *eventLog) read(pos, max int) (out []logEntry, next int, wake <-chan str
 		return nil, pos, l.wake, true
 	}
 	i := pos - l.base
-	end := min(len(l.entries), i+max)
+	end := min(l.visible-l.base, i+max)
+	if end < i {
+		end = i
+	}
 	return l.entries[i:end], pos + (end - i), l.wake, false
 }
 
@@ -133,14 +173,14 @@ func (l *eventLog) read(pos, max int) (out []logEntry, next int, wake <-chan str
 func (l *eventLog) start(cursor *int64) (pos int, outdated, future bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	head := l.base + len(l.entries)
+	head := l.visible
 	if cursor == nil {
 		return head, false, false
 	}
-	if *cursor > l.lastSeq {
+	if *cursor > l.visibleSeq() {
 		return head, false, true
 	}
-	i := sort.Search(len(l.entries), func(i int) bool { return l.entries[i].seq > *cursor })
+	i := sort.Search(head-l.base, func(i int) bool { return l.entries[i].seq > *cursor })
 	oldest := int64(1)
 	if len(l.entries) > 0 {
 		oldest = l.entries[0].seq
@@ -148,33 +188,42 @@ func (l *eventLog) start(cursor *int64) (pos int, outdated, future bool) {
 	return l.base + i, *cursor+1 < oldest && l.base > 0, false
 }
 
-// head returns the global position the next append will take.
+// head returns the global position the next visible frame will take.
 func (l *eventLog) head() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.base + len(l.entries)
+	return l.visible
+}
+
+// visibleSeq is the seq of the last visible entry. Caller holds l.mu.
+func (l *eventLog) visibleSeq() int64 {
+	if i := l.visible - l.base - 1; i >= 0 {
+		return l.entries[i].seq
+	}
+	return 0
 }
 
 // events returns a copy of the kept events.
 func (l *eventLog) events() []Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]Event, len(l.entries))
-	for i, e := range l.entries {
-		out[i] = e.ev
+	out := make([]Event, l.visible-l.base)
+	for i := range out {
+		out[i] = l.entries[i].ev
 	}
 	return out
 }
 
-// seq returns the last assigned seq.
+// seq returns the last visible seq.
 func (l *eventLog) seq() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.lastSeq
+	return l.visibleSeq()
 }
 
 // Events returns every event the relay kept (all of them unless
-// Options.EventLimit is set), in emission order.
+// Options.EventLimit is set), in emission order. Events of a staged load
+// appear as they are released.
 func (n *Network) Events() []Event { return n.events.events() }
 
 // LastSeq returns the highest firehose seq emitted so far.

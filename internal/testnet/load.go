@@ -102,7 +102,7 @@ func (l *loader) stats() LoadStats {
 func (l *loader) work(ctx context.Context, seed int64, w int, accts []*Account) error {
 	rng := rand.New(rand.NewPCG(uint64(seed), uint64(w)))
 	gens := make(map[*Account]*recordGen, len(accts))
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && len(accts) > 0 {
 		k := l.issued.Add(1)
 		if l.opts.MaxCommits > 0 && k > l.opts.MaxCommits {
 			return nil
@@ -110,14 +110,22 @@ func (l *loader) work(ctx context.Context, seed int64, w int, accts []*Account) 
 		if !l.pace(ctx, k) {
 			return nil
 		}
-		a := accts[rng.IntN(len(accts))]
+		i := rng.IntN(len(accts))
+		a := accts[i]
 		g := gens[a]
 		if g == nil {
 			g = newRecordGen(seed^int64(0x5eed), a.index)
 			gens[a] = g
 		}
 		action, err := a.applyRandom(rng, g, l.opts.CreatePct, l.opts.UpdatePct)
-		if err != nil && !errors.Is(err, errSkip) {
+		if errors.Is(err, errSkip) {
+			// inactive account: give the slot back and stop writing to it
+			l.issued.Add(-1)
+			accts[i] = accts[len(accts)-1]
+			accts = accts[:len(accts)-1]
+			continue
+		}
+		if err != nil {
 			return err
 		}
 		l.count(action)
@@ -181,7 +189,7 @@ func (a *Account) randomWrite(rng *rand.Rand, g *recordGen, createPct, updatePct
 		return Create(coll, "", rec)
 	}
 	path := a.repo.ensurePaths().random(rng)
-	coll, rkey, _ := splitPath(path)
+	coll, rkey := splitKnownPath(path)
 	if p < createPct+updatePct {
 		return Update(coll, rkey, g.record(coll))
 	}

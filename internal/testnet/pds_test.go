@@ -141,7 +141,7 @@ func TestAccountStatusOnPDS(t *testing.T) {
 	n := startNet(t, Options{})
 	a := createAccounts(t, n, 1)[0]
 	for _, tc := range []struct {
-		status AccountStatus
+		status  AccountStatus
 		errName string
 	}{
 		{StatusDeactivated, "RepoDeactivated"},

@@ -3,6 +3,8 @@ package testnet
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+	"sync"
 
 	"github.com/bluesky-social/indigo/atproto/atdata"
 	"github.com/bluesky-social/indigo/atproto/syntax"
@@ -129,4 +131,32 @@ func encodeRecord(collection syntax.NSID, record map[string]any) ([]byte, cid.Ci
 // splitPath parses an MST key into collection and record key.
 func splitPath(path string) (syntax.NSID, syntax.RecordKey, error) {
 	return syntax.ParseRepoPath(path)
+}
+
+// splitKnownPath splits a path taken from the repo's own tree (already
+// valid) without re-parsing it.
+func splitKnownPath(path string) (syntax.NSID, syntax.RecordKey) {
+	coll, rkey, _ := strings.Cut(path, "/")
+	return syntax.NSID(coll), syntax.RecordKey(rkey)
+}
+
+// validNSIDs caches collection NSIDs already validated (there are few).
+var validNSIDs sync.Map
+
+// validPath checks a write's collection and record key (an empty rkey is
+// allowed: creates then get a TID).
+func validPath(coll syntax.NSID, rkey syntax.RecordKey) error {
+	if _, ok := validNSIDs.Load(coll); !ok {
+		if _, err := syntax.ParseNSID(coll.String()); err != nil {
+			return fmt.Errorf("testnet: invalid collection %q: %w", coll, err)
+		}
+		validNSIDs.Store(coll, struct{}{})
+	}
+	if rkey == "" {
+		return nil
+	}
+	if _, err := syntax.ParseRecordKey(rkey.String()); err != nil {
+		return fmt.Errorf("testnet: invalid record key %q: %w", rkey, err)
+	}
+	return nil
 }

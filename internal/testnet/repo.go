@@ -115,11 +115,11 @@ func (r *repoState) prepareOps(writes []Write) ([]Op, error) {
 
 func (r *repoState) prepareOp(w Write) (Op, error) {
 	op := Op{Action: w.Action, Collection: w.Collection, RKey: w.RKey}
+	if err := validPath(op.Collection, op.RKey); err != nil {
+		return op, err
+	}
 	if op.RKey == "" && w.Action == ActionCreate {
 		op.RKey = syntax.RecordKey(r.clock.Next().String())
-	}
-	if _, _, err := splitPath(op.Path()); err != nil {
-		return op, fmt.Errorf("testnet: invalid record path %q: %w", op.Path(), err)
 	}
 	prev, err := r.tree.Get([]byte(op.Path()))
 	if err != nil {

@@ -66,6 +66,10 @@ type Host interface {
 	// Sinks returns the graph's sinks in configuration order, each with its
 	// ID; the stage that commits events delivers to them.
 	Sinks() []NamedSink
+	// Submit puts an event into the lanes, as a source does (e.g. the
+	// backfill stage's fetch workers submit snapshots). It blocks while the
+	// lanes are full and fails with ErrClosed once they shut down.
+	Submit(ctx context.Context, ev *Event) error
 }
 
 // NamedSink is a sink with the ID it was configured under.

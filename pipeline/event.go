@@ -92,6 +92,9 @@ type Snapshot struct {
 	CAR io.Reader
 	// Source names where the CAR came from (the PDS host), for errors.
 	Source string
+	// Handle is the repo's handle as resolved (and verified) just before
+	// the fetch; handle.invalid when it does not verify.
+	Handle syntax.Handle
 }
 
 // Action is what a record operation does.

@@ -168,6 +168,9 @@ func Chain(stages ...Stage) func(ctx context.Context, ev *Event) error {
 // Sinks returns the graph's sinks; Graph is the Host of its components.
 func (g *Graph) Sinks() []NamedSink { return g.sinks }
 
+// Submit puts an event into the graph's lanes.
+func (g *Graph) Submit(ctx context.Context, ev *Event) error { return g.lanes.Submit(ctx, ev) }
+
 // Lanes returns the graph's lanes (for stats and for sources created
 // outside the graph).
 func (g *Graph) Lanes() *Lanes { return g.lanes }

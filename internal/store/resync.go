@@ -53,12 +53,14 @@ func (db *DB) claimState(ctx context.Context, st RepoState, now int64) (Repo, bo
 	return repos[0], true, nil
 }
 
-// MarkActive records a finished resync: state active, error and retries
-// cleared. A repo removed meanwhile is not an error.
-func (db *DB) MarkActive(ctx context.Context, did string) error {
-	return db.updateRepo(ctx, did, "mark active", func(q *bun.UpdateQuery) *bun.UpdateQuery {
+// FinishResync records a finished resync: a repo still resyncing becomes
+// active with error and retries cleared. A repo that left resyncing
+// meanwhile (a buffered commit broke the chain) or was removed is left as
+// it is.
+func (db *DB) FinishResync(ctx context.Context, did string) error {
+	return db.updateRepo(ctx, did, "finish resync", func(q *bun.UpdateQuery) *bun.UpdateQuery {
 		return q.Set("state = ?", RepoStateActive).Set("error_msg = ''").
-			Set("retry_count = 0").Set("retry_after = 0")
+			Set("retry_count = 0").Set("retry_after = 0").Where("state = ?", RepoStateResyncing)
 	})
 }
 

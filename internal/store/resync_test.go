@@ -85,7 +85,14 @@ func TestResyncTransitions(t *testing.T) {
 		require.Equal(t, "boom2", r.ErrorMsg)
 		require.Equal(t, 2, r.RetryCount)
 		require.Equal(t, retry.Unix(), r.RetryAfter)
-		require.NoError(t, db.MarkActive(ctx, "did:plc:a"))
+		require.NoError(t, db.FinishResync(ctx, "did:plc:a"))
+		r, err = db.GetRepo(ctx, "did:plc:a")
+		require.NoError(t, err)
+		require.Equal(t, store.RepoStateError, r.State, "only a resyncing repo becomes active")
+		_, ok, err := db.ClaimResync(ctx, retry.Add(time.Second))
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NoError(t, db.FinishResync(ctx, "did:plc:a"))
 		r, err = db.GetRepo(ctx, "did:plc:a")
 		require.NoError(t, err)
 		require.Equal(t, store.Repo{DID: "did:plc:a", State: store.RepoStateActive, Status: store.AccountStatusActive}, r)
@@ -95,7 +102,7 @@ func TestResyncTransitions(t *testing.T) {
 		require.Equal(t, store.RepoStateDesynchronized, r.State)
 		require.Equal(t, "chain broken", r.ErrorMsg)
 		// Updates of a removed repo are no-ops, not errors.
-		require.NoError(t, db.MarkActive(ctx, "did:plc:gone"))
+		require.NoError(t, db.FinishResync(ctx, "did:plc:gone"))
 	})
 }
 

@@ -11,11 +11,14 @@ import (
 	"github.com/tapkit/tap/pipeline"
 )
 
-// NopHost is a Host with no sinks.
+// NopHost is a Host with no sinks whose lanes accept nothing.
 type NopHost struct{}
 
 // Sinks returns nil.
 func (NopHost) Sinks() []pipeline.NamedSink { return nil }
+
+// Submit refuses the event with pipeline.ErrClosed.
+func (NopHost) Submit(context.Context, *pipeline.Event) error { return pipeline.ErrClosed }
 
 // Lifecycle counts Start and Shutdown calls; embed it in fakes.
 type Lifecycle struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/bluesky-social/indigo/events"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
@@ -150,4 +151,11 @@ func get(t testing.TB, url string) (int, http.Header, []byte) {
 
 func getRepoURL(a *Account) string {
 	return fmt.Sprintf("%s/xrpc/com.atproto.sync.getRepo?did=%s", a.PDSURL(), a.DID())
+}
+
+func didOf(t testing.TB, s string) syntax.DID {
+	t.Helper()
+	d, err := syntax.ParseDID(s)
+	require.NoError(t, err)
+	return d
 }

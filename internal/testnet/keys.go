@@ -5,7 +5,6 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
-	"strings"
 
 	"github.com/bluesky-social/indigo/atproto/atcrypto"
 	"github.com/bluesky-social/indigo/atproto/syntax"
@@ -70,9 +69,4 @@ func publicMultibase(key *atcrypto.PrivateKeyK256) string {
 		panic(fmt.Sprintf("testnet: k256 public key: %v", err))
 	}
 	return pub.Multibase()
-}
-
-// isTestnetDID reports whether s has the shape of a did:plc.
-func isTestnetDID(s string) bool {
-	return strings.HasPrefix(s, "did:plc:") && len(s) == len("did:plc:")+24
 }

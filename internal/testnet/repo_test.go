@@ -7,6 +7,7 @@ import (
 
 	"github.com/bluesky-social/indigo/atproto/repo/mst"
 	"github.com/ipfs/go-cid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -39,5 +40,27 @@ func TestMSTStaysCanonical(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, *want, r.data, "seed %d commit %d", seed, i)
 		}
+	}
+}
+
+func TestCompactionDropsGarbage(t *testing.T) {
+	key := deriveKey(0, 0, 0)
+	r := newRepoState(deriveDID(0, 0))
+	_, err := r.applyWrites(nil, key)
+	require.NoError(t, err)
+	for i := range 3000 {
+		_, err := r.applyWrites([]Write{Create(CollectionPost, "", map[string]any{"n": int64(i)})}, key)
+		require.NoError(t, err)
+	}
+	r.store.mu.RLock()
+	kept := len(r.store.blocks)
+	r.store.mu.RUnlock()
+	reachable := map[cid.Cid]struct{}{}
+	markReachable(r.tree.Root, reachable)
+	assert.Less(t, kept, 2*len(reachable)+1100, "old nodes and commits are compacted away")
+	recs, err := r.records()
+	require.NoError(t, err)
+	for _, rec := range recs {
+		require.NotNil(t, rec.CBOR, "live records survive")
 	}
 }

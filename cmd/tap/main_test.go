@@ -159,7 +159,7 @@ func TestRunDefaults(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-func startTap(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+func startTapProcess(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(tapBinary, args...)
 	cmd.Dir = dir
@@ -180,7 +180,7 @@ func startTap(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd
 func TestProcessGracefulShutdown(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd, stdout, _ := startTap(t, t.TempDir(), loopbackEnv(t), "run")
+			cmd, stdout, _ := startTapProcess(t, t.TempDir(), loopbackEnv(t), "run")
 			logLine(t, stdout, "startup complete")
 			require.NoError(t, cmd.Process.Signal(sig))
 			require.NoError(t, cmd.Wait())
@@ -191,10 +191,10 @@ func TestProcessGracefulShutdown(t *testing.T) {
 
 // A taken port fails startup with a non-zero exit and a clear message.
 func TestProcessBindFailure(t *testing.T) {
-	cmd, stdout, _ := startTap(t, t.TempDir(), loopbackEnv(t), "run")
+	cmd, stdout, _ := startTapProcess(t, t.TempDir(), loopbackEnv(t), "run")
 	addr := logLine(t, stdout, "startup complete")["addr"].(string)
 	env := append(loopbackEnv(t), "TAP_BIND="+addr)
-	second, out2, errOut := startTap(t, t.TempDir(), env, "run")
+	second, out2, errOut := startTapProcess(t, t.TempDir(), env, "run")
 	err := second.Wait()
 	require.Error(t, err)
 	require.NotZero(t, second.ProcessState.ExitCode())
@@ -207,7 +207,7 @@ func TestProcessBindFailure(t *testing.T) {
 
 func TestProcessInvalidConfig(t *testing.T) {
 	env := append(loopbackEnv(t), "TAP_RELAY_URL=relay.example")
-	cmd, _, stderr := startTap(t, t.TempDir(), env, "run")
+	cmd, _, stderr := startTapProcess(t, t.TempDir(), env, "run")
 	require.Error(t, cmd.Wait())
 	require.Equal(t, 1, cmd.ProcessState.ExitCode())
 	require.Contains(t, stderr.String(), `relay.url: "relay.example" must start with http:// or https://`)
@@ -217,7 +217,7 @@ func TestProcessInvalidConfig(t *testing.T) {
 func TestProcessDotEnv(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ".env"), []byte("TAP_OUTBOX_CAPACITY=1234\nTAP_RESYNC_PARALLELISM=6\n"), 0o600))
-	cmd, stdout, _ := startTap(t, dir, []string{"TAP_RESYNC_PARALLELISM=2"}, "run", "--print-config")
+	cmd, stdout, _ := startTapProcess(t, dir, []string{"TAP_RESYNC_PARALLELISM=2"}, "run", "--print-config")
 	require.NoError(t, cmd.Wait())
 	require.Contains(t, stdout.String(), "capacity: 1234")
 	require.Contains(t, stdout.String(), "parallelism: 2")

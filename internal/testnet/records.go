@@ -64,7 +64,8 @@ type Op struct {
 	CID cid.Cid
 	// Prev is the previous record CID (cid.Undef on create).
 	Prev cid.Cid
-	// CBOR is the new record's DAG-CBOR bytes (nil on delete).
+	// CBOR is the new record's DAG-CBOR bytes (nil on delete); shared with
+	// the network, do not modify.
 	CBOR []byte
 }
 
@@ -78,7 +79,8 @@ type Record struct {
 	RKey       syntax.RecordKey
 	// CID is the record's CID.
 	CID cid.Cid
-	// CBOR is the record's DAG-CBOR bytes.
+	// CBOR is the record's DAG-CBOR bytes; shared with the network, do
+	// not modify.
 	CBOR []byte
 }
 

@@ -1,0 +1,211 @@
+package atproto
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	comatproto "github.com/bluesky-social/indigo/api/atproto"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/bluesky-social/indigo/events"
+	"github.com/gorilla/websocket"
+)
+
+// errErrorFrame says the relay sent an error frame ({error, message}); the
+// connection is dropped and re-dialled after a backoff delay.
+var errErrorFrame = errors.New("relay sent an error frame")
+
+// readLoop reads frames until the connection fails, an error frame arrives
+// or handle fails. The read deadline is renewed before every read and by
+// every pong or ping, so a stream that is silent for ReadTimeout is given
+// up; time spent in handle (back-pressure) does not count against it.
+func (f *Firehose) readLoop(ctx context.Context, conn *websocket.Conn, handle func(context.Context, FirehoseEvent) error) (delivered bool, err error) {
+	f.installControlHandlers(conn)
+	var buf bytes.Buffer
+	for {
+		if err := conn.SetReadDeadline(time.Now().Add(f.opts.ReadTimeout)); err != nil {
+			return delivered, err
+		}
+		typ, r, err := conn.NextReader()
+		if err != nil {
+			return delivered, fmt.Errorf("reading firehose: %w", err)
+		}
+		oversized, err := readMessage(r, &buf, f.opts.MaxFrameBytes)
+		if err != nil {
+			return delivered, fmt.Errorf("reading firehose: %w", err)
+		}
+		delivered = true
+		received := time.Now()
+		switch {
+		case typ != websocket.BinaryMessage:
+			f.nonBinary.Add(1)
+			f.logSkipped("skipped non-binary firehose frame", "type", typ, "bytes", buf.Len())
+			continue
+		case oversized:
+			f.malformed.Add(1)
+			f.logSkipped("skipped oversized firehose frame", "max_bytes", f.opts.MaxFrameBytes)
+			continue
+		}
+		ev, err := f.decode(buf.Bytes(), received)
+		switch {
+		case errors.Is(err, errErrorFrame):
+			return delivered, err
+		case err != nil:
+			f.malformed.Add(1)
+			f.logSkipped("skipped malformed firehose frame", "error", err, "bytes", buf.Len())
+			continue
+		case ev == nil:
+			continue // #info or a type tap does not consume
+		}
+		if err := handle(ctx, *ev); err != nil {
+			return delivered, handlerError{err}
+		}
+		f.events.Add(1)
+		f.lastSeq.Store(ev.Seq)
+	}
+}
+
+// installControlHandlers renews the read deadline on pongs and pings and
+// answers pings (as gorilla's default handler does).
+func (f *Firehose) installControlHandlers(conn *websocket.Conn) {
+	renew := func() { _ = conn.SetReadDeadline(time.Now().Add(f.opts.ReadTimeout)) }
+	conn.SetPongHandler(func(string) error { renew(); return nil })
+	conn.SetPingHandler(func(msg string) error {
+		renew()
+		err := conn.WriteControl(websocket.PongMessage, []byte(msg), time.Now().Add(controlWriteWait))
+		var ne net.Error
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		return err
+	})
+}
+
+// readMessage reads one message into buf. A message longer than max is
+// drained and reported as oversized, so that it costs no more than max
+// bytes of memory and does not end the connection.
+func readMessage(r io.Reader, buf *bytes.Buffer, max int) (oversized bool, err error) {
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(r, int64(max)+1)); err != nil {
+		return false, err
+	}
+	if buf.Len() <= max {
+		return false, nil
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// decode parses one binary frame: a CBOR header {op, t} followed by a CBOR
+// body. It returns nil without error for frames that are well-formed but
+// not repo events (#info, unknown types), errErrorFrame (wrapped) for an
+// error frame, and an error for anything malformed.
+func (f *Firehose) decode(data []byte, received time.Time) (*FirehoseEvent, error) {
+	r := bytes.NewReader(data)
+	var h events.EventHeader
+	if err := h.UnmarshalCBOR(r); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	switch h.Op {
+	case events.EvtKindMessage:
+		return f.decodeMessage(h.MsgType, r, received)
+	case events.EvtKindErrorFrame:
+		f.errorFrames.Add(1)
+		var ef events.ErrorFrame
+		if err := ef.UnmarshalCBOR(r); err != nil {
+			return nil, fmt.Errorf("%w (undecodable: %v)", errErrorFrame, err)
+		}
+		return nil, fmt.Errorf("%w: %s: %s", errErrorFrame, ef.Error, ef.Message)
+	default:
+		return nil, fmt.Errorf("unknown op %d", h.Op)
+	}
+}
+
+// decodeMessage decodes the body of a message of type t.
+func (f *Firehose) decodeMessage(t string, r io.Reader, received time.Time) (*FirehoseEvent, error) {
+	ev := &FirehoseEvent{Received: received}
+	var did string
+	var err error
+	switch t {
+	case "#commit":
+		ev.Commit = &comatproto.SyncSubscribeRepos_Commit{}
+		err = ev.Commit.UnmarshalCBOR(r)
+		ev.Seq, did = ev.Commit.Seq, ev.Commit.Repo
+	case "#sync":
+		ev.Sync = &comatproto.SyncSubscribeRepos_Sync{}
+		err = ev.Sync.UnmarshalCBOR(r)
+		ev.Seq, did = ev.Sync.Seq, ev.Sync.Did
+	case "#identity":
+		ev.Identity = &comatproto.SyncSubscribeRepos_Identity{}
+		err = ev.Identity.UnmarshalCBOR(r)
+		ev.Seq, did = ev.Identity.Seq, ev.Identity.Did
+	case "#account":
+		ev.Account = &comatproto.SyncSubscribeRepos_Account{}
+		err = ev.Account.UnmarshalCBOR(r)
+		ev.Seq, did = ev.Account.Seq, ev.Account.Did
+	case "#info":
+		return nil, f.info(r)
+	default:
+		f.ignored.Add(1)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s body: %w", t, err)
+	}
+	if ev.DID, err = syntax.ParseDID(did); err != nil {
+		return nil, fmt.Errorf("%s seq %d: %w", t, ev.Seq, err)
+	}
+	return ev, nil
+}
+
+// info logs an #info message (e.g. OutdatedCursor: events were missed).
+func (f *Firehose) info(r io.Reader) error {
+	var m comatproto.SyncSubscribeRepos_Info
+	if err := m.UnmarshalCBOR(r); err != nil {
+		return fmt.Errorf("#info body: %w", err)
+	}
+	f.infos.Add(1)
+	msg := ""
+	if m.Message != nil {
+		msg = *m.Message
+	}
+	f.log.Warn("firehose info", "name", m.Name, "message", msg)
+	return nil
+}
+
+// logSkipped logs a skipped frame, at most once per malformedLogEvery; the
+// next line says how many were not logged in between.
+func (f *Firehose) logSkipped(msg string, args ...any) {
+	ok, suppressed := f.limiter.allow(time.Now())
+	if !ok {
+		return
+	}
+	if suppressed > 0 {
+		args = append(args, "suppressed", suppressed)
+	}
+	f.log.Warn(msg, args...)
+}
+
+// logLimiter lets one log line through per interval and counts the rest.
+// It is used by the read loop only (no locking).
+type logLimiter struct {
+	every      time.Duration
+	next       time.Time
+	suppressed int
+}
+
+func (l *logLimiter) allow(now time.Time) (ok bool, suppressed int) {
+	if now.Before(l.next) {
+		l.suppressed++
+		return false, 0
+	}
+	suppressed, l.suppressed = l.suppressed, 0
+	l.next = now.Add(l.every)
+	return true, suppressed
+}

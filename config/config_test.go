@@ -25,7 +25,10 @@ var defaults = Config{
 	Outbox:      OutboxConfig{Parallelism: 1, Capacity: 100_000},
 	Delivery:    DeliveryConfig{RetryTimeout: 60 * time.Second},
 	Pipeline: pipeline.Config{Lanes: 10, QueueCapacity: 10_000,
-		Sources: []pipeline.ComponentConfig{}, Stages: []pipeline.ComponentConfig{}, Sinks: []pipeline.ComponentConfig{}},
+		Sources: []pipeline.ComponentConfig{{ID: "firehose"}, {ID: "crawler"}},
+		Stages: []pipeline.ComponentConfig{{ID: "filter/scope"}, {ID: "backfill"}, {ID: "verify"},
+			{ID: "filter/collections"}, {ID: "order"}},
+		Sinks: []pipeline.ComponentConfig{}},
 }
 
 func noEnv(string) (string, bool) { return "", false }

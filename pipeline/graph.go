@@ -171,6 +171,15 @@ func (g *Graph) Sinks() []NamedSink { return g.sinks }
 // Submit puts an event into the graph's lanes.
 func (g *Graph) Submit(ctx context.Context, ev *Event) error { return g.lanes.Submit(ctx, ev) }
 
+// Sources returns the graph's sources in configuration order.
+func (g *Graph) Sources() []Source {
+	out := make([]Source, len(g.sources))
+	for i, s := range g.sources {
+		out[i] = s.c
+	}
+	return out
+}
+
 // Lanes returns the graph's lanes (for stats and for sources created
 // outside the graph).
 func (g *Graph) Lanes() *Lanes { return g.lanes }

@@ -1,14 +1,30 @@
 package main
 
-import "github.com/tapkit/tap/pipeline"
+import (
+	"github.com/tapkit/tap/pipeline"
+	"github.com/tapkit/tap/sources/crawlersource"
+	"github.com/tapkit/tap/sources/firehosesource"
+	"github.com/tapkit/tap/stages/backfillstage"
+	"github.com/tapkit/tap/stages/filterstage"
+	"github.com/tapkit/tap/stages/orderstage"
+	"github.com/tapkit/tap/stages/verifystage"
+)
 
 // components lists every component type tap knows. Nothing registers
 // itself: a type is available only if it is listed here, and a type listed
 // twice fails startup.
 func components() (pipeline.Factories, error) {
 	return pipeline.MakeFactories(
-		[]pipeline.SourceFactory{},
-		[]pipeline.StageFactory{},
+		[]pipeline.SourceFactory{
+			firehosesource.NewFactory(),
+			crawlersource.NewFactory(),
+		},
+		[]pipeline.StageFactory{
+			filterstage.NewFactory(),
+			backfillstage.NewFactory(),
+			verifystage.NewFactory(),
+			orderstage.NewFactory(),
+		},
 		[]pipeline.SinkFactory{},
 	)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/bluesky-social/indigo/atproto/identity"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tapkit/tap/config"
@@ -18,6 +19,8 @@ import (
 	"github.com/tapkit/tap/internal/httpapi"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/pipeline"
+	"github.com/tapkit/tap/sources/firehosesource"
+	"github.com/tapkit/tap/stages/verifystage"
 )
 
 // Shutdown budgets: the HTTP server as the reference Tap (10 s), then the
@@ -64,11 +67,12 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		return err
 	}
 	graph, err := pipeline.Build(ctx, cfg.Pipeline, factories, pipeline.BuildSettings{
-		Logger: logger, Resources: []any{db, dir, cfg},
+		Logger: logger, Resources: []any{db, identity.Directory(dir), cfg, atproto.UserAgent("tap/" + Version())},
 	})
 	if err != nil {
 		return err
 	}
+	warnIfUnverified(cfg, logger)
 	if err := graph.Start(ctx); err != nil {
 		return err
 	}
@@ -83,7 +87,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 			Store: db, Directory: dir, AdminPassword: cfg.Server.AdminPassword,
 			Logger: logger.With("component", "server"), RelayURL: cfg.Relay.URL,
 			SignalCollection: cfg.Scope.SignalCollection, FullNetwork: cfg.Scope.FullNetwork,
-			MaxBodyBytes: cfg.Server.MaxBodyBytes,
+			MaxBodyBytes: cfg.Server.MaxBodyBytes, FirehoseSeq: firehoseSeq(graph),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -114,6 +118,30 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		}
 	}
 	return err
+}
+
+// warnIfUnverified states loudly that events are not verified when the
+// configured pipeline has no verify stage (DESIGN invariant 1).
+func warnIfUnverified(cfg *config.Config, logger *slog.Logger) {
+	for _, s := range cfg.Pipeline.Stages {
+		if id, err := pipeline.ParseID(s.ID); err == nil && id.Type == verifystage.Type {
+			return
+		}
+	}
+	if len(cfg.Pipeline.Stages) > 0 {
+		logger.Warn("THE PIPELINE HAS NO VERIFY STAGE: events are delivered WITHOUT signature or MST verification")
+	}
+}
+
+// firehoseSeq returns the last firehose seq read, for /stats/cursors, or
+// nil when no firehose source is configured.
+func firehoseSeq(g *pipeline.Graph) func() int64 {
+	for _, s := range g.Sources() {
+		if f, ok := s.(*firehosesource.Source); ok {
+			return f.LastSeq
+		}
+	}
+	return nil
 }
 
 // metricsMux serves Prometheus metrics and pprof, as TAP_METRICS_LISTEN does

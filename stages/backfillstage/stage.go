@@ -15,6 +15,7 @@ import (
 	"github.com/bluesky-social/indigo/atproto/identity"
 
 	"github.com/tapkit/tap/config"
+	"github.com/tapkit/tap/internal/atproto"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/pipeline"
 )
@@ -52,6 +53,9 @@ func create(_ context.Context, set pipeline.Settings, c any) (pipeline.Stage, er
 	}
 	s := &Stage{cfg: cfg, db: db, dir: dir, logger: set.Logger, hosts: map[string]time.Time{}}
 	s.client = &http.Client{}
+	if ua, err := pipeline.Resource[atproto.UserAgent](set); err == nil {
+		s.UserAgent = string(ua)
+	}
 	return s, nil
 }
 

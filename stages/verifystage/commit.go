@@ -1,0 +1,130 @@
+package verifystage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	comatproto "github.com/bluesky-social/indigo/api/atproto"
+	"github.com/bluesky-social/indigo/atproto/repo"
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/ipfs/go-cid"
+
+	"github.com/tapkit/tap/pipeline"
+)
+
+// commit verifies a #commit and emits its ops.
+func (s *Stage) commit(ctx context.Context, ev *pipeline.Event, next pipeline.Next) error {
+	msg := ev.Commit
+	r, ok, err := s.repo(ctx, ev.DID)
+	if err != nil || !ok {
+		return err
+	}
+	if r.Rev != "" && msg.Rev <= r.Rev {
+		s.Stats.Replays.Add(1)
+		return nil
+	}
+	commit, err := s.signedCommit(ctx, ev.DID, msg.Blocks)
+	if err != nil {
+		return s.failed(ctx, ev, "commit", err)
+	}
+	tree, err := repo.VerifyCommitMessage(ctx, msg)
+	if err != nil {
+		return s.desync(ctx, ev, fmt.Errorf("invalid commit %s: %w", msg.Rev, err))
+	}
+	prevData := ""
+	if msg.PrevData != nil {
+		prevData = cid.Cid(*msg.PrevData).String()
+		if r.PrevData != "" && prevData != r.PrevData {
+			return s.desync(ctx, ev, fmt.Errorf("commit %s: prevData %s does not match the stored data %s", msg.Rev, prevData, r.PrevData))
+		}
+	}
+	ops, err := commitOps(ctx, msg.Ops, tree)
+	if err != nil {
+		return s.desync(ctx, ev, fmt.Errorf("commit %s: %w", msg.Rev, err))
+	}
+	s.Stats.Commits.Add(1)
+	return next(ctx, &pipeline.Event{
+		Kind: pipeline.KindRecords, DID: ev.DID, Seq: ev.Seq, Live: ev.Live, Received: ev.Received,
+		Records: &pipeline.Records{Rev: msg.Rev, DataCID: commit.Data.String(), PrevData: prevData, Ops: ops, Final: true},
+	})
+}
+
+// signedCommit reads the commit block of a CAR slice and checks its
+// structure, that it names did, and its signature.
+func (s *Stage) signedCommit(ctx context.Context, did syntax.DID, car []byte) (*repo.Commit, error) {
+	commit, _, err := repo.LoadCommitFromCAR(ctx, bytes.NewReader(car))
+	if err != nil {
+		return nil, fmt.Errorf("unreadable commit: %w", err)
+	}
+	if err := commit.VerifyStructure(); err != nil {
+		return nil, fmt.Errorf("invalid commit: %w", err)
+	}
+	if commit.DID != did.String() {
+		return nil, fmt.Errorf("commit names %s, not the repo's DID %s", commit.DID, did)
+	}
+	if err := s.verifySigned(ctx, did, commit.VerifySignature); err != nil {
+		return nil, err
+	}
+	return commit, nil
+}
+
+// failed marks the repo of a live event whose verification failed
+// desynchronized. An identity that cannot be resolved right now counts as
+// a failure too: the resync retries it with its own backoff, and the
+// firehose never stalls on one repo.
+func (s *Stage) failed(ctx context.Context, ev *pipeline.Event, what string, err error) error {
+	return s.desync(ctx, ev, fmt.Errorf("%s: %w", what, err))
+}
+
+// commitOps turns a commit's ops into record ops, reading record blocks
+// from the verified CAR slice.
+func commitOps(ctx context.Context, in []*comatproto.SyncSubscribeRepos_RepoOp, tree *repo.Repo) ([]pipeline.RecordOp, error) {
+	ops := make([]pipeline.RecordOp, 0, len(in))
+	for _, op := range in {
+		coll, rkey, err := syntax.ParseRepoPath(op.Path)
+		if err != nil {
+			return nil, fmt.Errorf("op path %q: %w", op.Path, err)
+		}
+		out := pipeline.RecordOp{Action: pipeline.Action(op.Action), Collection: coll, RKey: rkey}
+		switch out.Action {
+		case pipeline.ActionDelete:
+		case pipeline.ActionCreate, pipeline.ActionUpdate:
+			if op.Cid == nil {
+				return nil, fmt.Errorf("%s of %s without a cid", op.Action, op.Path)
+			}
+			c := cid.Cid(*op.Cid)
+			blk, err := tree.RecordStore.Get(ctx, c)
+			if err != nil {
+				return nil, fmt.Errorf("record block %s of %s: %w", c, op.Path, err)
+			}
+			out.CID, out.Record = c.String(), blk.RawData()
+		default:
+			return nil, fmt.Errorf("unknown op action %q", op.Action)
+		}
+		ops = append(ops, out)
+	}
+	return ops, nil
+}
+
+// sync handles #sync: a newer repo state that differs from ours means the
+// repo must be fetched again.
+func (s *Stage) sync(ctx context.Context, ev *pipeline.Event) error {
+	msg := ev.Sync
+	r, ok, err := s.repo(ctx, ev.DID)
+	if err != nil || !ok {
+		return err
+	}
+	if msg.Did != ev.DID.String() {
+		return s.desync(ctx, ev, fmt.Errorf("#sync message names %s", msg.Did))
+	}
+	commit, err := s.signedCommit(ctx, ev.DID, msg.Blocks)
+	if err != nil {
+		return s.failed(ctx, ev, "#sync", err)
+	}
+	s.Stats.Syncs.Add(1)
+	if r.Rev != "" && commit.Rev <= r.Rev || commit.Data.String() == r.PrevData {
+		return nil
+	}
+	return s.desync(ctx, ev, fmt.Errorf("#sync to rev %s: the repo changed outside the commit stream", commit.Rev))
+}

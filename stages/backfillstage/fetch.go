@@ -67,7 +67,9 @@ func (s *Stage) work(ctx context.Context) {
 // errRateLimited marks a PDS answering 429 (or in its backoff window).
 type errRateLimited struct{ until time.Time }
 
-func (e errRateLimited) Error() string { return "PDS rate-limited until " + e.until.Format(time.RFC3339) }
+func (e errRateLimited) Error() string {
+	return "PDS rate-limited until " + e.until.Format(time.RFC3339)
+}
 
 // resync fetches one repo and waits until its snapshot went through the
 // lane, then records the outcome.

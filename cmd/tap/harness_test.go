@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"net/http"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -227,4 +227,15 @@ func keys(m map[string]string) []string {
 	return out
 }
 
-var _ = fmt.Sprintf
+
+// getJSON fetches an API path and decodes the JSON object it returns.
+func (ti *tapInstance) getJSON(path string) map[string]any {
+	ti.t.Helper()
+	resp, err := http.Get("http://" + ti.addr + path)
+	require.NoError(ti.t, err)
+	defer resp.Body.Close()
+	require.Equal(ti.t, http.StatusOK, resp.StatusCode)
+	var m map[string]any
+	require.NoError(ti.t, json.NewDecoder(resp.Body).Decode(&m))
+	return m
+}

@@ -227,7 +227,6 @@ func keys(m map[string]string) []string {
 	return out
 }
 
-
 // getJSON fetches an API path and decodes the JSON object it returns.
 func (ti *tapInstance) getJSON(path string) map[string]any {
 	ti.t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -40,17 +41,29 @@ const (
 	dnsIdleTimeout = 5 * time.Second
 )
 
-// startDNS listens on host:0 for UDP and the same port for TCP.
+// dnsListenAttempts bounds the retries of startDNS when the TCP port that
+// matches a fresh UDP port is already taken by another process.
+const dnsListenAttempts = 20
+
+// startDNS listens on host:0 for UDP and the same port for TCP. The UDP
+// port is chosen by the kernel; if its TCP twin is in use, another UDP port
+// is tried.
 func startDNS(ctx context.Context, host string, lookup func(syntax.Handle) (syntax.DID, bool), log *slog.Logger) (*dnsServer, error) {
 	var lc net.ListenConfig
-	udp, err := lc.ListenPacket(ctx, "udp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return nil, err
-	}
-	tcp, err := lc.Listen(ctx, "tcp", udp.LocalAddr().String())
-	if err != nil {
+	var udp net.PacketConn
+	var tcp net.Listener
+	var err error
+	for range dnsListenAttempts {
+		if udp, err = lc.ListenPacket(ctx, "udp", net.JoinHostPort(host, "0")); err != nil {
+			return nil, err
+		}
+		if tcp, err = lc.Listen(ctx, "tcp", udp.LocalAddr().String()); err == nil {
+			break
+		}
 		_ = udp.Close()
-		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("testnet: DNS responder: %w", err)
 	}
 	s := &dnsServer{addr: udp.LocalAddr().String(), lookup: lookup, log: log, udp: udp, tcp: tcp, conns: make(map[net.Conn]struct{})}
 	s.wg.Add(2)

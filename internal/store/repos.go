@@ -67,7 +67,10 @@ func (db *DB) RemoveRepos(ctx context.Context, dids []string) error {
 	if len(dids) == 0 {
 		return nil
 	}
-	models := []any{(*RepoRecord)(nil), (*ResyncBuffer)(nil), (*Repo)(nil)}
+	// The repos rows go first: the order stage's commit locks a repo row
+	// before its records, so taking the locks in the same order cannot
+	// deadlock on Postgres.
+	models := []any{(*Repo)(nil), (*RepoRecord)(nil), (*ResyncBuffer)(nil)}
 	err := db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		for chunk := range slices.Chunk(dids, batchSize) {
 			for _, model := range models {

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tapkit/tap/internal/store"
+	"github.com/tapkit/tap/internal/testnet"
+)
+
+// setup is what every workload starts from: a built tap, a testnet with
+// accounts and history, and a tap tracking them, backfilled.
+type setup struct {
+	dir   string
+	net   *testnet.Network
+	accts []*testnet.Account
+	tap   *tapProc
+	fill  time.Duration // backfill time
+}
+
+func commonFlags(name string) (*flag.FlagSet, *int, *int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	repos := fs.Int("repos", 2000, "repos (accounts)")
+	records := fs.Int("records", 50, "records per repo")
+	return fs, repos, records
+}
+
+// prepare builds tap, generates the network and backfills it, reporting
+// the backfill figures.
+func prepare(ctx context.Context, repos, records int) (*setup, error) {
+	dir, err := os.MkdirTemp("", "tap-bench-")
+	if err != nil {
+		return nil, err
+	}
+	bin, err := buildTap(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	net, err := testnet.Start(ctx, testnet.Options{Seed: 1})
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	accts, err := net.CreateAccounts(repos)
+	if err == nil && records > 0 {
+		err = net.GenerateHistory(ctx, accts, records)
+	}
+	if err != nil {
+		net.Close()
+		return nil, err
+	}
+	fmt.Printf("testnet: %d repos × %d records generated in %s\n", repos, records, time.Since(start).Round(time.Millisecond))
+	p, err := startTap(ctx, bin, dir, net)
+	if err != nil {
+		net.Close()
+		return nil, err
+	}
+	s := &setup{dir: dir, net: net, accts: accts, tap: p}
+	dids := make([]string, len(accts))
+	for i, a := range accts {
+		dids[i] = a.DID().String()
+	}
+	start = time.Now()
+	if err := p.addRepos(dids); err != nil {
+		s.close()
+		return nil, err
+	}
+	want := int64(repos * records)
+	err = waitUntil(ctx, 60*time.Minute, func() (bool, error) {
+		n, err := p.stat("/stats/record-count", "record_count")
+		return n >= want, err
+	})
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("backfill: %w (log: %s)", err, p.log.Name())
+	}
+	s.fill = time.Since(start)
+	return s, nil
+}
+
+func (s *setup) close() {
+	s.tap.stop()
+	s.net.Close()
+	_ = os.RemoveAll(s.dir)
+}
+
+func (s *setup) reportBackfill(records int) {
+	n := float64(len(s.accts) * records)
+	fmt.Printf("backfill: %d records in %s = %.0f records/s; tap peak RSS %s; database %s\n",
+		int(n), s.fill.Round(time.Millisecond), n/s.fill.Seconds(), mib(s.tap.peakRSS()), mib(s.tap.dbSize()))
+}
+
+func runBackfill(ctx context.Context, args []string) error {
+	fs, repos, records := commonFlags("backfill")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := prepare(ctx, *repos, *records)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	s.reportBackfill(*records)
+	return nil
+}
+
+func runBigRepo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bigrepo", flag.ContinueOnError)
+	records := fs.Int("records", 1_000_000, "records in the one repo")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := prepare(ctx, 1, *records)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	s.reportBackfill(*records)
+	return nil
+}
+
+// runLive backfills the repos, then releases pre-generated commits at each
+// rate and reports whether tap kept up and how long it took to catch up.
+func runLive(ctx context.Context, args []string) error {
+	fs, repos, records := commonFlags("live")
+	rates := fs.String("rates", "1000,2000,5000", "commit rates to try, per second")
+	duration := fs.Duration("duration", 20*time.Second, "length of each step")
+	*repos, *records = 1000, 10
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := prepare(ctx, *repos, *records)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	s.reportBackfill(*records)
+	db, err := store.Open(ctx, "sqlite://"+s.dir+"/tap.db", store.Options{MaxConns: 1})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, r := range strings.Split(*rates, ",") {
+		rate, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil {
+			return fmt.Errorf("--rates: %w", err)
+		}
+		if err := liveStep(ctx, s, db, rate, *duration); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func liveStep(ctx context.Context, s *setup, db *store.DB, rate float64, d time.Duration) error {
+	commits := int64(rate * d.Seconds())
+	staged, err := s.net.StageLoad(ctx, testnet.LoadOptions{Rate: rate, Accounts: s.accts, MaxCommits: commits})
+	if err != nil {
+		return err
+	}
+	st, err := staged.Release(ctx, rate)
+	if err != nil {
+		return err
+	}
+	released := time.Now()
+	last := s.net.LastSeq()
+	lag, _ := db.GetFirehoseCursor(ctx, s.net.RelayURL())
+	err = waitUntil(ctx, 10*time.Minute, func() (bool, error) {
+		c, err := db.GetFirehoseCursor(ctx, s.net.RelayURL())
+		return c >= last, err
+	})
+	if err != nil {
+		return err
+	}
+	catchUp := time.Since(released)
+	total := st.Elapsed + catchUp
+	verdict := "kept up"
+	if catchUp > 2*time.Second {
+		verdict = "fell behind"
+	}
+	fmt.Printf("live %5.0f commits/s for %s: %d commits emitted in %s; behind by %d seqs at the end, caught up %s later; %.0f commits/s committed (%s); peak RSS %s\n",
+		rate, d, st.Commits, st.Elapsed.Round(time.Millisecond), last-lag, catchUp.Round(time.Millisecond),
+		float64(st.Commits)/total.Seconds(), verdict, mib(s.tap.peakRSS()))
+	return nil
+}

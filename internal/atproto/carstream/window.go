@@ -1,0 +1,53 @@
+package carstream
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// windowSize is how much of the spill file a window reads at once. Blocks
+// of a repo CAR are mostly written in walk order, so one read usually
+// serves the next several lookups.
+const windowSize = 64 << 10
+
+// window is a read-ahead view of the spill file for one walk: a lookup
+// that falls inside the last read is served from memory, otherwise
+// windowSize bytes are read from its offset. Slices it returns are valid
+// until its next read.
+type window struct {
+	sp  *spill
+	buf []byte
+	off int64 // file offset of buf[0]
+	big []byte
+}
+
+// read returns n bytes of the spill file at off.
+func (w *window) read(off int64, n int) ([]byte, error) {
+	if off >= w.off && off+int64(n) <= w.off+int64(len(w.buf)) {
+		return w.buf[off-w.off:][:n], nil
+	}
+	if n > windowSize {
+		if cap(w.big) < n {
+			w.big = make([]byte, n)
+		}
+		return w.big[:n], w.sp.readAt(w.big[:n], off)
+	}
+	if w.buf == nil {
+		w.buf = make([]byte, windowSize)
+	}
+	got, err := w.sp.f.ReadAt(w.buf[:windowSize], off)
+	w.buf, w.off = w.buf[:got], off
+	if got >= n {
+		return w.buf[:n], nil
+	}
+	w.buf = w.buf[:0]
+	switch {
+	case errors.Is(err, os.ErrClosed):
+		return nil, ErrClosed
+	case err == nil || err == io.EOF:
+		return nil, fmt.Errorf("carstream: spill file: %d bytes at %d past its end", n, off)
+	}
+	return nil, fmt.Errorf("carstream: reading spill file: %w", err)
+}

@@ -1,6 +1,7 @@
 package verifystage
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -41,8 +42,9 @@ func (s *Stage) snapshot(ctx context.Context, ev *pipeline.Event, next pipeline.
 	if r.Rev != "" && commit.Rev < r.Rev {
 		return fmt.Errorf("repo CAR from %s: rev %s is older than the stored rev %s", ev.Snapshot.Source, commit.Rev, r.Rev)
 	}
-	d := &differ{s: s, ev: ev, next: next, snap: snap, rev: commit.Rev, data: commit.Data.String()}
-	if err := snap.Walk(ctx, func(path string, c cid.Cid) error { return d.visit(ctx, path, c) }); err != nil {
+	d := &differ{s: s, ev: ev, next: next, rev: commit.Rev, data: commit.Data.String()}
+	err = snap.WalkRecords(ctx, func(path string, c cid.Cid, data []byte) error { return d.visit(ctx, path, c, data) })
+	if err != nil {
 		return fmt.Errorf("repo CAR from %s: %w", ev.Snapshot.Source, err)
 	}
 	if err := d.finish(ctx); err != nil {
@@ -60,7 +62,6 @@ type differ struct {
 	s     *Stage
 	ev    *pipeline.Event
 	next  pipeline.Next
-	snap  *carstream.Snapshot
 	rev   string
 	data  string
 	idx   []store.IndexEntry
@@ -90,8 +91,9 @@ func (d *differ) peek(ctx context.Context) (store.IndexEntry, bool, error) {
 	return page[0], true, nil
 }
 
-// visit merges one MST entry.
-func (d *differ) visit(ctx context.Context, path string, c cid.Cid) error {
+// visit merges one MST entry; data (the record) is only valid during the
+// call.
+func (d *differ) visit(ctx context.Context, path string, c cid.Cid, data []byte) error {
 	for {
 		e, ok, err := d.peek(ctx)
 		if err != nil {
@@ -100,7 +102,7 @@ func (d *differ) visit(ctx context.Context, path string, c cid.Cid) error {
 		switch {
 		case ok && e.Path < path:
 			d.pos++
-			if err := d.add(ctx, pipeline.ActionDelete, e.Path, cid.Undef); err != nil {
+			if err := d.add(ctx, pipeline.ActionDelete, e.Path, cid.Undef, nil); err != nil {
 				return err
 			}
 			continue
@@ -109,9 +111,9 @@ func (d *differ) visit(ctx context.Context, path string, c cid.Cid) error {
 			if e.CID == c.String() {
 				return nil
 			}
-			return d.add(ctx, pipeline.ActionUpdate, path, c)
+			return d.add(ctx, pipeline.ActionUpdate, path, c, data)
 		}
-		return d.add(ctx, pipeline.ActionCreate, path, c)
+		return d.add(ctx, pipeline.ActionCreate, path, c, data)
 	}
 }
 
@@ -126,14 +128,15 @@ func (d *differ) finish(ctx context.Context) error {
 			return d.flush(ctx, true)
 		}
 		d.pos++
-		if err := d.add(ctx, pipeline.ActionDelete, e.Path, cid.Undef); err != nil {
+		if err := d.add(ctx, pipeline.ActionDelete, e.Path, cid.Undef, nil); err != nil {
 			return err
 		}
 	}
 }
 
-// add appends one op to the batch, flushing it when full.
-func (d *differ) add(ctx context.Context, action pipeline.Action, path string, c cid.Cid) error {
+// add appends one op to the batch (copying the record), flushing it when
+// full.
+func (d *differ) add(ctx context.Context, action pipeline.Action, path string, c cid.Cid, data []byte) error {
 	coll, rkey, err := syntax.ParseRepoPath(path)
 	if err != nil {
 		if action == pipeline.ActionDelete {
@@ -143,11 +146,7 @@ func (d *differ) add(ctx context.Context, action pipeline.Action, path string, c
 	}
 	op := pipeline.RecordOp{Action: action, Collection: coll, RKey: rkey}
 	if action != pipeline.ActionDelete {
-		rec, err := d.snap.Block(c)
-		if err != nil {
-			return fmt.Errorf("record %s (%s): %w", path, c, err)
-		}
-		op.CID, op.Record = c.String(), rec
+		op.CID, op.Record = c.String(), bytes.Clone(data)
 	}
 	d.batch = append(d.batch, op)
 	if len(d.batch) >= d.s.cfg.SnapshotBatch {

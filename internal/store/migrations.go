@@ -37,6 +37,8 @@ var schemaMigrations = []schemaMigration{
 	{name: "0003_tap_meta", ddl: func(Dialect) []string {
 		return []string{`CREATE TABLE IF NOT EXISTS tap_meta (key text NOT NULL PRIMARY KEY, value text NOT NULL)`}
 	}},
+	// Events the webhook sink gave up on (opt-in dead_letter_after); see deadletter.go.
+	{name: "0004_webhook_dead_letters", ddl: deadLetterSchema},
 }
 
 // MigrationNames lists the names of every schema migration, in the order they apply.

@@ -15,6 +15,7 @@ func TestMigrationNames(t *testing.T) {
 		"0001_reference_schema",
 		"0002_repos_state_did_index",
 		"0003_tap_meta",
+		"0004_webhook_dead_letters",
 	}, store.MigrationNames())
 }
 
@@ -75,7 +76,7 @@ func requireSchema(t *testing.T, db *store.DB) {
 	require.NoError(t, db.Bun().NewRaw(q).Scan(t.Context(), &names))
 	for _, want := range []string{
 		"repos", "repo_records", "outbox_buffers", "resync_buffers", "firehose_cursors",
-		"list_repos_cursors", "collection_cursors", "tap_meta", "tap_migrations",
+		"list_repos_cursors", "collection_cursors", "tap_meta", "webhook_dead_letters", "tap_migrations",
 		"tap_migration_locks", "idx_repos_state_retry", "idx_resync_buffers_did", "idx_repos_state_did",
 	} {
 		require.Contains(t, names, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -50,6 +51,14 @@ func startTap(ctx context.Context, bin, dir string, net *testnet.Network, extra 
 		"TAP_RELAY_URL="+net.RelayURL(), "TAP_PLC_URL="+net.PLCURL(),
 		"TAP_IDENT_DNS_RESOLVER="+net.DNSAddr(), "TAP_LOG_LEVEL=warn",
 		"TAP_CURSOR_SAVE_INTERVAL=100ms")
+	if os.Getenv("BENCH_PPROF") != "" {
+		mport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, "TAP_METRICS_LISTEN=127.0.0.1:"+strconv.Itoa(mport))
+		pprofBase = fmt.Sprintf("http://127.0.0.1:%d", mport)
+	}
 	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -65,6 +74,32 @@ func startTap(ctx context.Context, bin, dir string, net *testnet.Network, extra 
 	}
 	p.stop()
 	return nil, fmt.Errorf("tap did not start; see %s", logf.Name())
+}
+
+// pprofBase is tap's metrics server when BENCH_PPROF names a directory
+// for CPU profiles.
+var pprofBase string
+
+// profile saves a CPU profile of tap over d into $BENCH_PPROF/name.pprof,
+// in the background.
+func profile(name string, d time.Duration) {
+	dir := os.Getenv("BENCH_PPROF")
+	if dir == "" || pprofBase == "" {
+		return
+	}
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", pprofBase, int(d.Seconds())))
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(filepath.Join(dir, name+".pprof"))
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		_, _ = io.Copy(f, resp.Body)
+	}()
 }
 
 func freePort() (int, error) {

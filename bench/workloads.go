@@ -66,6 +66,7 @@ func prepare(ctx context.Context, repos, records int) (*setup, error) {
 		dids[i] = a.DID().String()
 	}
 	start = time.Now()
+	profile("backfill", 5*time.Second)
 	if err := p.addRepos(dids); err != nil {
 		s.close()
 		return nil, err
@@ -163,6 +164,7 @@ func liveStep(ctx context.Context, s *setup, db *store.DB, rate float64, d time.
 	if err != nil {
 		return err
 	}
+	profile(fmt.Sprintf("live-%.0f", rate), d*3/4)
 	st, err := staged.Release(ctx, rate)
 	if err != nil {
 		return err

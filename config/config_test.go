@@ -236,6 +236,16 @@ func TestPrintYAMLRedactsSecrets(t *testing.T) {
 	require.Contains(t, s, "bind: :2480")
 	require.Equal(t, "hunter2", l.Server.AdminPassword, "only the printout is redacted")
 
+	// Secrets inside component configs are redacted too.
+	f0 := t.TempDir() + "/sinks.yaml"
+	require.NoError(t, os.WriteFile(f0, []byte("pipeline:\n  sinks:\n    - id: webhook\n      config: {hmac_secret: s3kr1t, url: \"http://u:pw9@127.0.0.1/x\"}\n"), 0o600))
+	l0, err := Load(Sources{File: f0, LookupEnv: noEnv})
+	require.NoError(t, err)
+	out0, err := l0.YAML()
+	require.NoError(t, err)
+	require.NotContains(t, string(out0), "s3kr1t")
+	require.NotContains(t, string(out0), "pw9")
+
 	// The printout is itself a valid config file that loads to the same values.
 	l2, err := Load(Sources{LookupEnv: noEnv})
 	require.NoError(t, err)

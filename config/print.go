@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"strings"
 
 	"github.com/knadh/koanf/parsers/yaml"
 )
@@ -9,19 +10,46 @@ import (
 // Redacted replaces secrets in printed configuration.
 const Redacted = "<redacted>"
 
-// YAML returns the merged configuration as YAML, with the admin password
-// and any password in the database URL replaced by Redacted.
+// YAML returns the merged configuration as YAML with secrets replaced by
+// Redacted: every non-empty value whose key names a password, secret, token
+// or basic_auth (component configs included), and any password in a URL.
 func (l *Loaded) YAML() ([]byte, error) {
-	k := l.k.Copy()
-	if l.Server.AdminPassword != "" {
-		if err := k.Set(koanfKey("server.admin_password"), Redacted); err != nil {
-			return nil, err
+	return yaml.Parser().Marshal(redact(l.k.Raw()).(map[string]any))
+}
+
+// redact replaces, in place, the secrets of v (a tree of maps, lists and
+// scalars) and returns it.
+func redact(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if isSecretKey(k) && x != nil && x != "" {
+				t[k] = Redacted
+			} else {
+				t[k] = redact(x)
+			}
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = redact(x)
+		}
+	case string:
+		if strings.Contains(t, "://") {
+			return RedactURL(t)
 		}
 	}
-	if err := k.Set(koanfKey("database.url"), RedactURL(l.Database.URL)); err != nil {
-		return nil, err
+	return v
+}
+
+// isSecretKey reports whether a configuration key names a secret.
+func isSecretKey(key string) bool {
+	last := strings.ToLower(key)
+	for _, s := range []string{"password", "secret", "token", "basic_auth"} {
+		if strings.Contains(last, s) {
+			return true
+		}
 	}
-	return k.Marshal(yaml.Parser())
+	return false
 }
 
 // RedactURL hides the password of a URL with user info (as "xxxxx"); other

@@ -112,13 +112,15 @@ func (b *Backoff) Next() time.Duration {
 		max = 30 * time.Second
 	}
 	d := base
-	for i := 0; i < b.attempt && d < max; i++ {
+	for i := 0; i < b.attempt && d <= max/2; i++ {
 		d *= 2
 	}
 	b.attempt++
 	d = min(d, max)
-	d += rand.N(d/2 + 1)
-	return min(d, max)
+	if jitter := rand.N(d/2 + 1); jitter < max-d {
+		return d + jitter
+	}
+	return max
 }
 
 // Reset starts the sequence again from Base, after a success.

@@ -195,6 +195,10 @@ func TestBackoffCappedAndJittered(t *testing.T) {
 	}
 	b.Reset()
 	require.Less(t, b.Next(), 16*time.Millisecond)
+	huge := pipeline.Backoff{Base: time.Second, Max: time.Duration(1<<63 - 1)}
+	for range 100 {
+		require.Positive(t, huge.Next(), "no overflow with a huge Max")
+	}
 }
 
 func TestErrorVocabulary(t *testing.T) {

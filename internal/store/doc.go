@@ -9,6 +9,7 @@
 //   - idx_repos_state_did(state, did): pages repos by state in DID order (GET /repos).
 //   - tap_meta(key, value): durable key/value settings (event-id high-water mark, runtime
 //     filters).
+//   - webhook_dead_letters: events the webhook sink gave up on (opt-in dead_letter_after).
 //   - tap_migrations, tap_migration_locks: bookkeeping of bun/migrate.
 //
 // Nullable columns of the reference (repos.handle, rev, prev_data, error_msg) read as "" when

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/tapkit/tap/pipeline"
+	"github.com/tapkit/tap/sinks/webhooksink"
+	"github.com/tapkit/tap/sinks/websocketsink"
 	"github.com/tapkit/tap/sources/crawlersource"
 	"github.com/tapkit/tap/sources/firehosesource"
 	"github.com/tapkit/tap/stages/backfillstage"
@@ -25,6 +27,9 @@ func components() (pipeline.Factories, error) {
 			verifystage.NewFactory(),
 			orderstage.NewFactory(),
 		},
-		[]pipeline.SinkFactory{},
+		[]pipeline.SinkFactory{
+			websocketsink.NewFactory(),
+			webhooksink.NewFactory(),
+		},
 	)
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/tapkit/tap/internal/httpapi"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/pipeline"
+	"github.com/tapkit/tap/sinks/webhooksink"
+	"github.com/tapkit/tap/sinks/websocketsink"
 	"github.com/tapkit/tap/sources/firehosesource"
 	"github.com/tapkit/tap/stages/verifystage"
 )
@@ -66,7 +68,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 	if err != nil {
 		return err
 	}
-	graph, err := pipeline.Build(ctx, cfg.Pipeline, factories, pipeline.BuildSettings{
+	pcfg := cfg.Pipeline
+	pcfg.Sinks = defaultSinks(cfg)
+	graph, err := pipeline.Build(ctx, pcfg, factories, pipeline.BuildSettings{
 		Logger: logger, Resources: []any{db, identity.Directory(dir), cfg, atproto.UserAgent("tap/" + Version())},
 	})
 	if err != nil {
@@ -87,7 +91,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 			Store: db, Directory: dir, AdminPassword: cfg.Server.AdminPassword,
 			Logger: logger.With("component", "server"), RelayURL: cfg.Relay.URL,
 			SignalCollection: cfg.Scope.SignalCollection, FullNetwork: cfg.Scope.FullNetwork,
-			MaxBodyBytes: cfg.Server.MaxBodyBytes, FirehoseSeq: firehoseSeq(graph),
+			MaxBodyBytes: cfg.Server.MaxBodyBytes, FirehoseSeq: firehoseSeq(graph), Channel: channel(graph),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -131,6 +135,31 @@ func warnIfUnverified(cfg *config.Config, logger *slog.Logger) {
 	if len(cfg.Pipeline.Stages) > 0 {
 		logger.Warn("THE PIPELINE HAS NO VERIFY STAGE: events are delivered WITHOUT signature or MST verification")
 	}
+}
+
+// defaultSinks returns the configured sinks, or, when pipeline.sinks is
+// empty, the reference Tap's delivery mode: a webhook when
+// delivery.webhook_url is set, else the /channel websocket (acked, or
+// fire-and-forget with delivery.disable_acks).
+func defaultSinks(cfg *config.Config) []pipeline.ComponentConfig {
+	switch {
+	case len(cfg.Pipeline.Sinks) > 0:
+		return cfg.Pipeline.Sinks
+	case cfg.Delivery.WebhookURL != "":
+		return []pipeline.ComponentConfig{{ID: webhooksink.Type}}
+	}
+	return []pipeline.ComponentConfig{{ID: "websocket"}}
+}
+
+// channel returns the handler of GET /channel: the websocket sink, or the
+// reference's 400 when only other sinks deliver.
+func channel(g *pipeline.Graph) http.Handler {
+	for _, s := range g.Sinks() {
+		if h, ok := s.Sink.(http.Handler); ok {
+			return h
+		}
+	}
+	return websocketsink.WebhookModeHandler()
 }
 
 // firehoseSeq returns the last firehose seq read, for /stats/cursors, or

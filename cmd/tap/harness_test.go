@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"path/filepath"
 	"sort"
@@ -237,4 +239,28 @@ func (ti *tapInstance) getJSON(path string) map[string]any {
 	var m map[string]any
 	require.NoError(ti.t, json.NewDecoder(resp.Body).Decode(&m))
 	return m
+}
+
+// postRepos adds repos through the HTTP API.
+func (ti *tapInstance) postRepos(accts []*testnet.Account) {
+	ti.t.Helper()
+	dids := make([]string, len(accts))
+	for i, a := range accts {
+		dids[i] = a.DID().String()
+	}
+	body, err := json.Marshal(map[string]any{"dids": dids})
+	require.NoError(ti.t, err)
+	resp, err := http.Post("http://"+ti.addr+"/repos/add", "application/json", bytes.NewReader(body))
+	require.NoError(ti.t, err)
+	resp.Body.Close()
+	require.Equal(ti.t, http.StatusOK, resp.StatusCode)
+}
+
+func freePortForTest() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -30,6 +30,7 @@ const usage = `tap - a verified, filtered, per-repo-ordered atproto event stream
 Usage:
   tap run [flags]       start the service (tap run --help lists the flags)
   tap testnet [flags]   run a loopback atproto network for development
+  tap tail [flags]      print (and ack) the events of a running tap
   tap --version         print the version
 
 Configuration: the embedded defaults, a --config FILE, TAP_* environment
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServer(ctx, args[1:], stdout, stderr)
 	case "testnet":
 		return runTestnet(ctx, args[1:], stdout)
+	case "tail":
+		return runTail(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])

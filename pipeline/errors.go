@@ -112,7 +112,11 @@ func (b *Backoff) Next() time.Duration {
 		max = 30 * time.Second
 	}
 	d := base
-	for i := 0; i < b.attempt && d <= max/2; i++ {
+	for i := 0; i < b.attempt && d < max; i++ {
+		if d > max/2 {
+			d = max // doubling would pass max (or overflow)
+			break
+		}
 		d *= 2
 	}
 	b.attempt++

@@ -96,7 +96,7 @@ func (s *Stage) commit(batch []*job) {
 		s.events.Add(1)
 		s.outbox.Add(uint64(len(out.Outbox)))
 		s.logSkipped(j)
-		if s.release != nil {
+		if s.release != nil || s.delivers() {
 			for _, row := range out.Outbox {
 				committed = append(committed, pipeline.Delivery{
 					ID: uint64(row.ID), DID: row.DID, Live: row.Live, JSON: []byte(row.Data),
@@ -105,12 +105,21 @@ func (s *Stage) commit(batch []*job) {
 		}
 	}
 	if len(committed) > 0 {
-		s.release(committed)
+		if s.release != nil {
+			s.release(committed)
+		}
+		if s.delivers() {
+			s.dl.Load().eng.add(committed)
+		}
 	}
 	for _, j := range batch {
 		j.done <- nil
 	}
 }
+
+// delivers reports whether the stage's own commits go to the delivery engine (there are sinks,
+// and the stage does not follow the outbox instead).
+func (s *Stage) delivers() bool { return !s.outboxOnly && s.dl.Load() != nil }
 
 // logSkipped counts and logs the ops of j that were indexed without an event.
 func (s *Stage) logSkipped(j *job) {

@@ -19,10 +19,16 @@ type ReleaseFunc func(committed []pipeline.Delivery)
 // Option configures New.
 type Option func(*Stage)
 
-// WithRelease sets the hook that receives committed events (nothing by default). It is the
-// seam where delivery under the per-DID ordering rules attaches.
+// WithRelease sets a hook that also receives committed events (nothing by default), besides
+// the delivery engine.
 func WithRelease(fn ReleaseFunc) Option {
 	return func(s *Stage) { s.release = fn }
+}
+
+// WithOutboxOnly makes the stage an outbox follower when only is true (outbox.only): it
+// delivers the rows other processes commit to the same database instead of its own commits.
+func WithOutboxOnly(only bool) Option {
+	return func(s *Stage) { s.outboxOnly = only }
 }
 
 // Stats is a snapshot of the stage's counters.
@@ -42,6 +48,8 @@ type Stats struct {
 	// Unrenderable counts committed record ops that were applied to the record index without
 	// an event, because their record cannot be rendered faithfully.
 	Unrenderable uint64
+	// Delivery is the state of the delivery engine.
+	Delivery DeliveryStats
 }
 
 // lifecycle states of a Stage.
@@ -58,6 +66,12 @@ type Stage struct {
 	db      *store.DB
 	log     *slog.Logger
 	release ReleaseFunc
+	// outboxOnly makes the stage follow the outbox instead of delivering its own commits.
+	outboxOnly bool
+	// releaseHook sees every release of the engine, in order (tests).
+	releaseHook func(pipeline.Delivery)
+	// dl is the release half, set by Start when there are sinks.
+	dl atomic.Pointer[delivery]
 
 	queue chan *job
 
@@ -77,12 +91,10 @@ type Stage struct {
 	events, untracked, txs, failedTxs, rows, outbox, unrenderable atomic.Uint64
 }
 
-// New returns an order stage committing to db. Zero fields of cfg take their defaults.
+// New returns an order stage committing to db and delivering to the sinks of the host it is
+// started with. Zero fields of cfg take their defaults.
 func New(cfg Config, db *store.DB, logger *slog.Logger, opts ...Option) *Stage {
-	def := DefaultConfig()
-	cfg.MaxBatchEvents = cmpOr(cfg.MaxBatchEvents, def.MaxBatchEvents)
-	cfg.MaxBatchRows = cmpOr(cfg.MaxBatchRows, def.MaxBatchRows)
-	cfg.IDBlockSize = cmpOr(cfg.IDBlockSize, def.IDBlockSize)
+	cfg = cfg.withDefaults()
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -104,16 +116,10 @@ func New(cfg Config, db *store.DB, logger *slog.Logger, opts ...Option) *Stage {
 	return s
 }
 
-// cmpOr returns v, or def when v is not positive.
-func cmpOr(v, def int) int {
-	if v <= 0 {
-		return def
-	}
-	return v
-}
-
-// Start loads the next event id and launches the committer.
-func (s *Stage) Start(ctx context.Context, _ pipeline.Host) error {
+// Start loads the next event id, starts delivering to host's sinks (loading the outbox backlog
+// first, or following the outbox in outbox-only mode) and launches the committer. Without
+// sinks nothing is delivered: committed events stay in the outbox for another process.
+func (s *Stage) Start(ctx context.Context, host pipeline.Host) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch s.state {
@@ -127,15 +133,41 @@ func (s *Stage) Start(ctx context.Context, _ pipeline.Host) error {
 		return fmt.Errorf("order stage: %w", err)
 	}
 	s.ids = ids
+	var sinks []pipeline.NamedSink
+	if host != nil {
+		sinks = host.Sinks()
+	}
+	if len(sinks) > 0 {
+		s.dl.Store(s.startDelivery(sinks, ids.Next()))
+	} else {
+		s.log.Info("no sinks configured: committed events stay in the outbox for another process to deliver")
+	}
 	s.state = stateRunning
 	go s.run()
 	return nil
 }
 
 // Shutdown stops accepting events, commits everything already queued and waits for the
-// committer. If ctx ends first, the transaction in progress is cancelled, the events still
-// queued fail, and ctx.Err() is returned.
+// committer; then it stops releasing, waits for the Deliver calls in progress and flushes the
+// pending deletes (unacked events stay in the outbox). If ctx ends first, the transaction in
+// progress is cancelled, the events still queued fail, the Deliver calls in progress are
+// cancelled, and ctx.Err() is returned.
 func (s *Stage) Shutdown(ctx context.Context) error {
+	dl := s.dl.Load()
+	if dl != nil {
+		dl.eng.closeGate() // commits waiting for room fail now
+	}
+	err := s.stopCommitter(ctx)
+	if dl != nil {
+		if derr := dl.shutdown(ctx, s.log); err == nil {
+			err = derr
+		}
+	}
+	return err
+}
+
+// stopCommitter stops the commit half; see Shutdown.
+func (s *Stage) stopCommitter(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
 		started := s.state == stateRunning
@@ -177,7 +209,16 @@ func (s *Stage) Stats() Stats {
 		Rows:               s.rows.Load(),
 		Outbox:             s.outbox.Load(),
 		Unrenderable:       s.unrenderable.Load(),
+		Delivery:           s.deliveryStats(),
 	}
+}
+
+// deliveryStats returns the delivery engine's stats (zero when it is not running).
+func (s *Stage) deliveryStats() DeliveryStats {
+	if dl := s.dl.Load(); dl != nil {
+		return dl.stats()
+	}
+	return DeliveryStats{}
 }
 
 // Process commits Records and IdentityChange events and passes every other event to next.
@@ -197,6 +238,9 @@ func (s *Stage) Process(ctx context.Context, ev *pipeline.Event, next pipeline.N
 	if err != nil || j == nil {
 		return err
 	}
+	if err := s.waitRoom(ctx, j); err != nil {
+		return err
+	}
 	if err := s.enqueue(ctx, j); err != nil {
 		return err
 	}
@@ -206,6 +250,16 @@ func (s *Stage) Process(ctx context.Context, ev *pipeline.Event, next pipeline.N
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// waitRoom blocks while the delivery engine is at capacity or still loading the backlog
+// (back-pressure: the lane, and so the source, waits). A job without events never waits.
+func (s *Stage) waitRoom(ctx context.Context, j *job) error {
+	dl := s.dl.Load()
+	if dl == nil || s.outboxOnly || len(j.write.Outbox) == 0 {
+		return nil
+	}
+	return dl.eng.waitRoom(ctx, true)
 }
 
 // enqueue hands j to the committer, blocking while the queue is full.

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tapkit/tap/config"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/internal/store/storetest"
 	"github.com/tapkit/tap/pipeline"
@@ -28,7 +30,9 @@ func TestFactory(t *testing.T) {
 	f := orderstage.NewFactory()
 	require.Equal(t, "order", f.Type)
 	def := f.CreateDefaultConfig()
-	require.Equal(t, &orderstage.Config{MaxBatchEvents: 1000, MaxBatchRows: 10000, IDBlockSize: 1000}, def)
+	require.Equal(t, &orderstage.Config{MaxBatchEvents: 1000, MaxBatchRows: 10000, IDBlockSize: 1000,
+		SinkBatch: 100, DeleteBatch: 1000, DeleteInterval: time.Second, FollowInterval: 200 * time.Millisecond,
+		RetryMin: 100 * time.Millisecond, RetryMax: 10 * time.Second}, def)
 
 	decoded := f.CreateDefaultConfig()
 	require.NoError(t, pipeline.Decode(map[string]any{}, decoded, "config"))
@@ -36,13 +40,27 @@ func TestFactory(t *testing.T) {
 	err := pipeline.Decode(map[string]any{"max_batch_event": 5}, f.CreateDefaultConfig(), "config")
 	require.ErrorContains(t, err, `"config.max_batch_event"`)
 
-	for key, cfg := range map[string]orderstage.Config{
-		"max_batch_events": {MaxBatchEvents: 0, MaxBatchRows: 1, IDBlockSize: 1},
-		"max_batch_rows":   {MaxBatchEvents: 1, MaxBatchRows: -1, IDBlockSize: 1},
-		"id_block_size":    {MaxBatchEvents: 1, MaxBatchRows: 1, IDBlockSize: 0},
+	require.NoError(t, def.(*orderstage.Config).Validate())
+	for key, change := range map[string]func(c *orderstage.Config){
+		"max_batch_events":      func(c *orderstage.Config) { c.MaxBatchEvents = 0 },
+		"max_batch_rows":        func(c *orderstage.Config) { c.MaxBatchRows = -1 },
+		"id_block_size":         func(c *orderstage.Config) { c.IDBlockSize = 0 },
+		"capacity":              func(c *orderstage.Config) { c.Capacity = -1 },
+		"parallelism":           func(c *orderstage.Config) { c.Parallelism = -1 },
+		"sink_batch":            func(c *orderstage.Config) { c.SinkBatch = 0 },
+		"max_in_flight_batches": func(c *orderstage.Config) { c.MaxInFlightBatches = -2 },
+		"delete_batch":          func(c *orderstage.Config) { c.DeleteBatch = 0 },
+		"delete_interval":       func(c *orderstage.Config) { c.DeleteInterval = 0 },
+		"follow_interval":       func(c *orderstage.Config) { c.FollowInterval = -time.Second },
+		"retry_min":             func(c *orderstage.Config) { c.RetryMin = 0 },
+		"retry_max":             func(c *orderstage.Config) { c.RetryMax = c.RetryMin / 2 },
 	} {
+		cfg := orderstage.DefaultConfig()
+		change(cfg)
 		require.ErrorContains(t, cfg.Validate(), key)
 	}
+	err = pipeline.Decode(map[string]any{"delete_interval": 5}, f.CreateDefaultConfig(), "config")
+	require.ErrorContains(t, err, "delete_interval", "durations need a unit")
 
 	set := pipeline.Settings{ID: pipeline.ID{Type: "order"}, Logger: slog.New(slog.DiscardHandler)}
 	_, err = f.Create(t.Context(), set, def)
@@ -51,6 +69,28 @@ func TestFactory(t *testing.T) {
 	s, err := f.Create(t.Context(), set, def)
 	require.NoError(t, err)
 	require.NoError(t, s.Shutdown(t.Context()))
+	cfg, only := s.(*orderstage.Stage).Settings()
+	require.Equal(t, orderstage.DefaultCapacity, cfg.Capacity, "without a service configuration")
+	require.Equal(t, orderstage.DefaultBatchesPerWorker, cfg.MaxInFlightBatches)
+	require.False(t, only)
+
+	// outbox.* of the service configuration fill what the stage's own config leaves at 0.
+	svc := &config.Config{Outbox: config.OutboxConfig{Capacity: 7, Parallelism: 3, Only: true}}
+	set.Resources = append(set.Resources, svc)
+	s, err = f.Create(t.Context(), set, def)
+	require.NoError(t, err)
+	cfg, only = s.(*orderstage.Stage).Settings()
+	require.Equal(t, 7, cfg.Capacity)
+	require.Equal(t, 3, cfg.Parallelism)
+	require.Equal(t, 3*orderstage.DefaultBatchesPerWorker, cfg.MaxInFlightBatches)
+	require.True(t, only)
+	own := orderstage.DefaultConfig()
+	own.Capacity, own.MaxInFlightBatches = 50, 2
+	s, err = f.Create(t.Context(), set, own)
+	require.NoError(t, err)
+	cfg, _ = s.(*orderstage.Stage).Settings()
+	require.Equal(t, 50, cfg.Capacity, "the stage's own key wins")
+	require.Equal(t, 2, cfg.MaxInFlightBatches)
 }
 
 // TestEventJSON commits record and identity events and checks the stored and released JSON

@@ -30,9 +30,14 @@ func commonFlags(name string) (*flag.FlagSet, *int, *int) {
 	return fs, repos, records
 }
 
-// prepare builds tap, generates the network and backfills it, reporting
-// the backfill figures.
+// prepare builds tap, generates the network and backfills it.
 func prepare(ctx context.Context, repos, records int) (*setup, error) {
+	return prepareWith(ctx, repos, records, nil)
+}
+
+// prepareWith is prepare with a hook run once tap is up, before the repos
+// are added (e.g. to attach consumers).
+func prepareWith(ctx context.Context, repos, records int, started func(*tapProc)) (*setup, error) {
 	dir, err := os.MkdirTemp("", "tap-bench-")
 	if err != nil {
 		return nil, err
@@ -61,6 +66,9 @@ func prepare(ctx context.Context, repos, records int) (*setup, error) {
 		return nil, err
 	}
 	s := &setup{dir: dir, net: net, accts: accts, tap: p}
+	if started != nil {
+		started(p)
+	}
 	dids := make([]string, len(accts))
 	for i, a := range accts {
 		dids[i] = a.DID().String()

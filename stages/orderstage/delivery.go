@@ -108,13 +108,14 @@ func (s *Stage) startDelivery(sinks []pipeline.NamedSink, before int64) *deliver
 	return dl
 }
 
-// shutdown stops releasing, lets the Deliver calls in progress finish until ctx ends (then
-// cancels them), and flushes the pending deletes. Unacked events stay in the outbox. It is
-// idempotent; only the first call reports an error.
-// shutdownGrace is how long Shutdown lets in-flight deliveries finish
-// before cancelling them.
+// shutdownGrace is how long Shutdown lets the Deliver calls in progress finish before it
+// cancels them.
 const shutdownGrace = time.Second
 
+// shutdown stops releasing, lets the Deliver calls in progress finish for up to shutdownGrace
+// or until ctx ends (then cancels them), and flushes the pending deletes. Unacked events stay
+// in the outbox. It is idempotent; only the first call reports an error (ctx's, when it ended
+// first).
 func (dl *delivery) shutdown(ctx context.Context, log *slog.Logger) error {
 	var err error
 	dl.once.Do(func() {

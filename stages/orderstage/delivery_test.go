@@ -255,3 +255,16 @@ func TestShutdownDeadlineCancelsDeliveries(t *testing.T) {
 	require.Equal(t, ids, outboxIDs(t, h.db))
 	require.NoError(t, h.s.Shutdown(t.Context()), "a second Shutdown returns at once")
 }
+
+// TestShutdownGraceCancelsStuckDeliveries (rule 10): a Deliver call nobody answers is
+// cancelled after the grace, well before a generous deadline; its events stay in the outbox.
+func TestShutdownGraceCancelsStuckDeliveries(t *testing.T) {
+	h := newHarness(t, storetest.OpenSQLite(t), testConfig(), 1)
+	ids := h.commit(alice, false, 2)
+	h.expect(ids...) // never answered: the consumer is gone
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	require.NoError(t, h.s.Shutdown(ctx), "the grace is not the deadline")
+	require.NoError(t, ctx.Err())
+	require.Equal(t, ids, outboxIDs(t, h.db))
+}

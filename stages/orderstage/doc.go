@@ -94,9 +94,12 @@
 //     until the last page is in the engine. All of them have ids below the first id this
 //     process commits, so a DID's new events are released after its old ones.
 //     [TestRestartRedelivers, TestBacklogBeforeNewCommits]
-//  10. Shutdown stops releasing, lets the Deliver calls in progress finish until its deadline
-//     (then cancels them) and flushes the pending deletes; unacked events stay in the outbox.
-//     [TestShutdownKeepsUnacked, TestShutdownDeadlineCancelsDeliveries]
+//  10. Shutdown stops releasing and lets the Deliver calls in progress finish for up to a
+//     second (acks on their way), or until its deadline if that comes first; then it cancels
+//     them, so that a consumer that is gone cannot hold shutdown hostage, and flushes the
+//     pending deletes. Unacked events stay in the outbox for the next run.
+//     [TestShutdownKeepsUnacked, TestShutdownGraceCancelsStuckDeliveries,
+//     TestShutdownDeadlineCancelsDeliveries]
 //  11. Without sinks nothing is released and nothing is held: committed events stay in the
 //     outbox, for an outbox-only process to deliver. [TestNoSinksKeepsOutbox]
 //

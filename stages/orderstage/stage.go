@@ -148,10 +148,10 @@ func (s *Stage) Start(ctx context.Context, host pipeline.Host) error {
 }
 
 // Shutdown stops accepting events, commits everything already queued and waits for the
-// committer; then it stops releasing, waits for the Deliver calls in progress and flushes the
-// pending deletes (unacked events stay in the outbox). If ctx ends first, the transaction in
-// progress is cancelled, the events still queued fail, the Deliver calls in progress are
-// cancelled, and ctx.Err() is returned.
+// committer; then it stops releasing, gives the Deliver calls in progress up to a second to
+// finish (then cancels them) and flushes the pending deletes (unacked events stay in the
+// outbox). If ctx ends first, the transaction in progress is cancelled, the events still
+// queued fail, the Deliver calls in progress are cancelled, and ctx.Err() is returned.
 func (s *Stage) Shutdown(ctx context.Context) error {
 	dl := s.dl.Load()
 	if dl != nil {

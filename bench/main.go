@@ -5,6 +5,7 @@
 //	go run ./bench live --repos 1000 --rates 1000,2000,5000 --duration 20s
 //	go run ./bench bigrepo --records 1000000
 //	go run ./bench latency --repos 1000 --clients 4 --rate 1000
+//	go run ./bench webhook --repos 1000 --records 50
 //
 // It builds tap from this checkout, runs it as a subprocess pointed at a
 // testnet on 127.0.0.1 (never a public relay) and reads its figures over
@@ -30,7 +31,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: bench backfill|live|bigrepo|latency [flags]")
+		return fmt.Errorf("usage: bench backfill|live|bigrepo|latency|webhook [flags]")
 	}
 	switch args[0] {
 	case "backfill":
@@ -41,6 +42,8 @@ func run(ctx context.Context, args []string) error {
 		return runBigRepo(ctx, args[1:])
 	case "latency":
 		return runLatency(ctx, args[1:])
+	case "webhook":
+		return runWebhook(ctx, args[1:])
 	}
 	return fmt.Errorf("unknown workload %q", args[0])
 }

@@ -31,13 +31,13 @@ func commonFlags(name string) (*flag.FlagSet, *int, *int) {
 }
 
 // prepare builds tap, generates the network and backfills it.
-func prepare(ctx context.Context, repos, records int) (*setup, error) {
-	return prepareWith(ctx, repos, records, nil)
+func prepare(ctx context.Context, repos, records int, env ...string) (*setup, error) {
+	return prepareWith(ctx, repos, records, nil, env...)
 }
 
 // prepareWith is prepare with a hook run once tap is up, before the repos
 // are added (e.g. to attach consumers).
-func prepareWith(ctx context.Context, repos, records int, started func(*tapProc)) (*setup, error) {
+func prepareWith(ctx context.Context, repos, records int, started func(*tapProc), env ...string) (*setup, error) {
 	dir, err := os.MkdirTemp("", "tap-bench-")
 	if err != nil {
 		return nil, err
@@ -60,7 +60,7 @@ func prepareWith(ctx context.Context, repos, records int, started func(*tapProc)
 		return nil, err
 	}
 	fmt.Printf("testnet: %d repos × %d records generated in %s\n", repos, records, time.Since(start).Round(time.Millisecond))
-	p, err := startTap(ctx, bin, dir, net)
+	p, err := startTap(ctx, bin, dir, net, env...)
 	if err != nil {
 		net.Close()
 		return nil, err

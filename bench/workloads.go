@@ -16,11 +16,12 @@ import (
 // setup is what every workload starts from: a built tap, a testnet with
 // accounts and history, and a tap tracking them, backfilled.
 type setup struct {
-	dir   string
-	net   *testnet.Network
-	accts []*testnet.Account
-	tap   *tapProc
-	fill  time.Duration // backfill time
+	dir     string
+	net     *testnet.Network
+	accts   []*testnet.Account
+	tap     *tapProc
+	fill    time.Duration // backfill time
+	started time.Time     // when the repos were added
 }
 
 func commonFlags(name string) (*flag.FlagSet, *int, *int) {
@@ -74,6 +75,7 @@ func prepareWith(ctx context.Context, repos, records int, started func(*tapProc)
 		dids[i] = a.DID().String()
 	}
 	start = time.Now()
+	s.started = start
 	profile("backfill", 5*time.Second)
 	if err := p.addRepos(dids); err != nil {
 		s.close()
@@ -106,15 +108,31 @@ func (s *setup) reportBackfill(records int) {
 
 func runBackfill(ctx context.Context, args []string) error {
 	fs, repos, records := commonFlags("backfill")
+	clients := fs.Int("clients", 1, "acking websocket clients consuming while the backfill runs (0: none; the outbox must then hold everything)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s, err := prepare(ctx, *repos, *records)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var c *consumer
+	s, err := prepareWith(ctx, *repos, *records, func(p *tapProc) {
+		if *clients > 0 {
+			c = startConsumer(cctx, p.base, *clients)
+		}
+	})
 	if err != nil {
 		return err
 	}
 	defer s.close()
 	s.reportBackfill(*records)
+	if c != nil {
+		want := int64(*repos**records + *repos)
+		if err := waitUntil(ctx, 10*time.Minute, func() (bool, error) { return c.distinct.Load() >= want, nil }); err != nil {
+			return fmt.Errorf("delivery: %w", err)
+		}
+		fmt.Printf("delivered: all %d events acked by %d client(s) %s after the backfill was committed\n",
+			want, *clients, (time.Since(s.started) - s.fill).Round(time.Millisecond))
+	}
 	return nil
 }
 
@@ -124,7 +142,11 @@ func runBigRepo(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s, err := prepare(ctx, 1, *records)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// An acking consumer drains the outbox as it fills: a repo larger than
+	// outbox.capacity cannot be committed otherwise (back-pressure).
+	s, err := prepareWith(ctx, 1, *records, func(p *tapProc) { startConsumer(cctx, p.base, 1) })
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,13 @@
 package atproto
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/identity"
+
+	"github.com/tapkit/tap/internal/dnsresolver"
 )
 
 // DirectoryOptions configure the identity directory.
@@ -41,21 +42,9 @@ func NewDirectory(opts DirectoryOptions) *identity.CacheDirectory {
 		UserAgent:             opts.UserAgent,
 	}
 	if opts.DNSResolver != "" {
-		base.Resolver = *ResolverFor(opts.DNSResolver)
+		base.Resolver = net.Resolver{PreferGo: true, Dial: dnsresolver.DialOnly(opts.DNSResolver)}
 		base.SkipDNSDomainSuffixes = nil
 	}
 	dir := identity.NewCacheDirectory(base, opts.CacheSize, identityHitTTL, identityErrTTL, identityInvalidHandle)
 	return dir
-}
-
-// ResolverFor returns a resolver that sends every DNS query to addr
-// (host:port) and nowhere else.
-func ResolverFor(addr string) *net.Resolver {
-	return &net.Resolver{
-		PreferGo: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/identity"
+
+	"github.com/tapkit/tap/internal/dnsresolver"
 )
 
 // NewDirectory returns an indigo identity directory that resolves did:plc
@@ -19,7 +21,7 @@ func NewDirectory(plcURL, dnsAddr string) *identity.BaseDirectory {
 	return &identity.BaseDirectory{
 		PLCURL:              plcURL,
 		HTTPClient:          *LoopbackHTTPClient(),
-		Resolver:            net.Resolver{PreferGo: true, Dial: DialOnly(dnsAddr)},
+		Resolver:            net.Resolver{PreferGo: true, Dial: dnsresolver.DialOnly(dnsAddr)},
 		TryAuthoritativeDNS: false,
 		UserAgent:           "tap-testnet",
 	}

@@ -13,7 +13,8 @@
 //     listRepos and listReposByCollection;
 //   - a DNS responder answering _atproto.<handle> TXT records, so handles
 //     verify through indigo's identity.BaseDirectory without touching the
-//     machine's resolver (see [ResolverFor] and [NewDirectory]).
+//     machine's resolver (see [NewDirectory]; tap uses the same
+//     mechanism, dnsresolver.DialOnly, for identity.dns_resolver).
 //
 // Accounts have deterministic k256 keys, DIDs and .test handles derived
 // from [Options.Seed]. Every record write is one signed commit applied to

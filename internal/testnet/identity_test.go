@@ -13,6 +13,8 @@ import (
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tapkit/tap/internal/dnsresolver"
 )
 
 func TestDeterministicIdentities(t *testing.T) {
@@ -99,7 +101,7 @@ func TestBrokenHandleIsInvalid(t *testing.T) {
 func TestDNSResponderUDPAndTCP(t *testing.T) {
 	n := startNet(t, Options{})
 	a := createAccounts(t, n, 1)[0]
-	r := ResolverFor(n.DNSAddr())
+	r := &net.Resolver{PreferGo: true, Dial: dnsresolver.DialOnly(n.DNSAddr())}
 	txt, err := r.LookupTXT(t.Context(), "_atproto."+a.Handle().String())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"did=" + a.DID().String()}, txt)

@@ -14,8 +14,14 @@ import (
 type applier struct {
 	tx    *sql.Tx
 	d     dialect
-	last  map[string]uint64 // DID → id of the last event applied
-	dirty map[string]bool   // DIDs whose progress moved in this batch
+	prog  map[string]progress // DID → its progress, as of this batch
+	dirty map[string]bool     // DIDs whose progress moved in this batch
+}
+
+// progress is a row of mirror_progress.
+type progress struct {
+	last uint64 // the highest id applied
+	live uint64 // the highest id of a live event applied
 }
 
 func (a *applier) exec(ctx context.Context, q string, args ...any) error {
@@ -23,25 +29,33 @@ func (a *applier) exec(ctx context.Context, q string, args ...any) error {
 	return err
 }
 
-// lastID returns the id of the DID's last applied event (0 if none).
-func (a *applier) lastID(ctx context.Context, did string) (uint64, error) {
-	if id, ok := a.last[did]; ok {
-		return id, nil
+// progress returns the DID's progress (zero if none).
+func (a *applier) progress(ctx context.Context, did string) (progress, error) {
+	if p, ok := a.prog[did]; ok {
+		return p, nil
 	}
-	var id int64
-	err := a.tx.QueryRowContext(ctx, rebind(a.d, qLastID), did).Scan(&id)
+	var last, live int64
+	err := a.tx.QueryRowContext(ctx, rebind(a.d, qProgress), did).Scan(&last, &live)
 	if errors.Is(err, sql.ErrNoRows) {
-		err, id = nil, 0
+		err = nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("reading the progress of %s: %w", did, err)
+		return progress{}, fmt.Errorf("reading the progress of %s: %w", did, err)
 	}
-	a.last[did] = uint64(id)
-	return uint64(id), nil
+	p := progress{last: uint64(last), live: uint64(live)}
+	a.prog[did] = p
+	return p, nil
 }
 
 // event applies ev unless it was applied already. A non-nil error aborts
 // the batch; a Failed result only skips the event.
+//
+// tap releases a live event of a DID only once every earlier event of the
+// DID is acked, and nothing later until it is acked; historical events of
+// a DID may be in flight together, so one may be redelivered after a later
+// one was applied. Hence an event is a duplicate when its id is not above
+// the DID's last applied live event; a historical event above it is applied
+// again, which upserts and deletes make harmless.
 func (a *applier) event(ctx context.Context, ev sdk.Event) (sdk.Result, error) {
 	if ev.DID == "" {
 		return sdk.Fail("event without a DID"), nil
@@ -49,11 +63,11 @@ func (a *applier) event(ctx context.Context, ev sdk.Event) (sdk.Result, error) {
 	if ev.ID > math.MaxInt64 {
 		return sdk.Fail("event id out of range"), nil
 	}
-	last, err := a.lastID(ctx, ev.DID)
+	p, err := a.progress(ctx, ev.DID)
 	if err != nil {
 		return sdk.Result{}, err
 	}
-	if ev.ID <= last {
+	if ev.ID <= p.live || (ev.Live && ev.ID <= p.last) {
 		return sdk.Ack(), nil // applied already: a redelivery
 	}
 	var r sdk.Result
@@ -72,7 +86,11 @@ func (a *applier) event(ctx context.Context, ev sdk.Event) (sdk.Result, error) {
 		return sdk.Result{}, err
 	}
 	if r.Status == sdk.Acked {
-		a.last[ev.DID] = ev.ID
+		p.last = max(p.last, ev.ID)
+		if ev.Live {
+			p.live = max(p.live, ev.ID)
+		}
+		a.prog[ev.DID] = p
 		a.dirty[ev.DID] = true
 	}
 	return r, nil
@@ -100,7 +118,8 @@ func (a *applier) record(ctx context.Context, ev sdk.Event) (sdk.Result, error) 
 // saveProgress writes the last applied id of every DID the batch moved.
 func (a *applier) saveProgress(ctx context.Context) error {
 	for did := range a.dirty {
-		if err := a.exec(ctx, qSetProgress, did, int64(a.last[did])); err != nil {
+		p := a.prog[did]
+		if err := a.exec(ctx, qSetProgress, did, int64(p.last), int64(p.live)); err != nil {
 			return fmt.Errorf("saving the progress of %s: %w", did, err)
 		}
 	}

@@ -61,11 +61,11 @@ func TestAsAPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	batch := []host.Event{
-		{ID: 1, DID: "did:a", JSON: []byte(`{"id":1,"type":"record","record":{"live":true,"did":"did:a","rev":"r1","collection":"app.bsky.feed.post","rkey":"1","action":"create","record":{"text":"hi"},"cid":"c1"}}`)},
-		{ID: 2, DID: "did:a", JSON: []byte(`{"id":2,"type":"record","record":{"live":true,"did":"did:a","rev":"r2","collection":"app.bsky.feed.post","rkey":"2","action":"create","record":{"text":"yo"},"cid":"c2"}}`)},
-		{ID: 3, DID: "did:a", JSON: []byte(`{"id":3,"type":"record","record":{"live":true,"did":"did:a","rev":"r3","collection":"app.bsky.feed.post","rkey":"1","action":"delete","cid":""}}`)},
+		{ID: 1, DID: "did:a", Live: true, JSON: []byte(`{"id":1,"type":"record","record":{"live":true,"did":"did:a","rev":"r1","collection":"app.bsky.feed.post","rkey":"1","action":"create","record":{"text":"hi"},"cid":"c1"}}`)},
+		{ID: 2, DID: "did:a", Live: true, JSON: []byte(`{"id":2,"type":"record","record":{"live":true,"did":"did:a","rev":"r2","collection":"app.bsky.feed.post","rkey":"2","action":"create","record":{"text":"yo"},"cid":"c2"}}`)},
+		{ID: 3, DID: "did:a", Live: true, JSON: []byte(`{"id":3,"type":"record","record":{"live":true,"did":"did:a","rev":"r3","collection":"app.bsky.feed.post","rkey":"1","action":"delete","cid":""}}`)},
 		{ID: 4, DID: "did:b", JSON: []byte(`{"id":4,"type":"record","record":{"live":false,"did":"did:b","rev":"r4","collection":"app.bsky.feed.like","rkey":"1","action":"create","record":{},"cid":"c4"}}`)},
-		{ID: 5, DID: "did:b", JSON: []byte(`{"id":5,"type":"identity","identity":{"did":"did:b","handle":"b.test","is_active":false,"status":"deleted"}}`)},
+		{ID: 5, DID: "did:b", Live: true, JSON: []byte(`{"id":5,"type":"identity","identity":{"did":"did:b","handle":"b.test","is_active":false,"status":"deleted"}}`)},
 	}
 	for round := 0; round < 2; round++ { // the second round is a redelivery
 		res, err := c.Deliver(ctx, batch)

@@ -25,7 +25,8 @@ func schema(d dialect) []string {
 		)`,
 		`CREATE TABLE IF NOT EXISTS mirror_progress (
 			did TEXT PRIMARY KEY,
-			last_id BIGINT NOT NULL
+			last_id BIGINT NOT NULL,
+			last_live_id BIGINT NOT NULL DEFAULT 0
 		)`,
 	}
 }
@@ -46,9 +47,9 @@ const (
 		ON CONFLICT (did, collection, rkey) DO UPDATE SET cid = excluded.cid, record = excluded.record, rev = excluded.rev`
 	qDelete      = `DELETE FROM records WHERE did = ? AND collection = ? AND rkey = ?`
 	qDeleteDID   = `DELETE FROM records WHERE did = ?`
-	qLastID      = `SELECT last_id FROM mirror_progress WHERE did = ?`
-	qSetProgress = `INSERT INTO mirror_progress (did, last_id) VALUES (?, ?)
-		ON CONFLICT (did) DO UPDATE SET last_id = excluded.last_id`
+	qProgress    = `SELECT last_id, last_live_id FROM mirror_progress WHERE did = ?`
+	qSetProgress = `INSERT INTO mirror_progress (did, last_id, last_live_id) VALUES (?, ?, ?)
+		ON CONFLICT (did) DO UPDATE SET last_id = excluded.last_id, last_live_id = excluded.last_live_id`
 )
 
 // rebind turns the ? placeholders of q into $1, $2, ... for Postgres.

@@ -16,9 +16,10 @@ import (
 // sink mirrors records into a SQL database. It implements sdk.Sink.
 //
 // Each batch is applied in one transaction, which also records, per DID,
-// the id of the last event applied (mirror_progress). An event whose id is
-// not above its DID's last id was applied already and is skipped, so
-// at-least-once delivery applies each event exactly once in effect.
+// the id of the last event applied and of the last live event applied
+// (mirror_progress). An event that was applied already is skipped (see
+// applier.event), so at-least-once delivery applies each event exactly
+// once in effect.
 type sink struct {
 	cfg config
 	db  *sql.DB
@@ -85,7 +86,7 @@ func (s *sink) apply(ctx context.Context, batch []sdk.Event) (res []sdk.Result, 
 			_ = tx.Rollback()
 		}
 	}()
-	a := &applier{tx: tx, d: s.cfg.dialect, last: map[string]uint64{}, dirty: map[string]bool{}}
+	a := &applier{tx: tx, d: s.cfg.dialect, prog: map[string]progress{}, dirty: map[string]bool{}}
 	for i, ev := range batch {
 		res[i], err = a.event(ctx, ev)
 		if err != nil {

@@ -57,7 +57,7 @@ func forEachDB(t *testing.T, f func(t *testing.T, dbURL string)) {
 }
 
 func rec(id uint64, did, action, coll, rkey, body string) sdk.Event {
-	ev := sdk.Event{ID: id, Type: sdk.TypeRecord, DID: did, Action: action, Collection: coll, RKey: rkey, Rev: "rev" + strconv.FormatUint(id, 10)}
+	ev := sdk.Event{ID: id, Type: sdk.TypeRecord, DID: did, Live: true, Action: action, Collection: coll, RKey: rkey, Rev: "rev" + strconv.FormatUint(id, 10)}
 	if action != "delete" {
 		ev.CID, ev.Record = "cid"+strconv.FormatUint(id, 10), []byte(body)
 	}
@@ -65,7 +65,7 @@ func rec(id uint64, did, action, coll, rkey, body string) sdk.Event {
 }
 
 func ident(id uint64, did, status string) sdk.Event {
-	return sdk.Event{ID: id, Type: sdk.TypeIdentity, DID: did, Status: status, IsActive: status == "active"}
+	return sdk.Event{ID: id, Type: sdk.TypeIdentity, DID: did, Live: true, Status: status, IsActive: status == "active"}
 }
 
 func open(t *testing.T, dbURL string) *sink {
@@ -240,4 +240,31 @@ func TestBadConfig(t *testing.T) {
 			t.Errorf("Configure(%v) succeeded", cfg)
 		}
 	}
+}
+
+func historical(ev sdk.Event) sdk.Event {
+	ev.Live = false
+	return ev
+}
+
+// TestHistoricalOutOfOrder: historical events of a DID may be in flight
+// together, so one can be redelivered after a later one was applied; it
+// must still be applied. Once a live event is applied, nothing before it
+// is applied again.
+func TestHistoricalOutOfOrder(t *testing.T) {
+	forEachDB(t, func(t *testing.T, dbURL string) {
+		s := open(t, dbURL)
+		h1 := historical(rec(1, "did:a", "create", post, "1", `{}`))
+		h2 := historical(rec(2, "did:a", "create", post, "2", `{}`))
+		deliver(t, s, h2) // h1's batch failed and comes later
+		deliver(t, s, h1)
+		deliver(t, s, h2, h1) // both redelivered: harmless
+		wantRows(t, s,
+			`did:a app.bsky.feed.post 1 cid1 rev1 {}`,
+			`did:a app.bsky.feed.post 2 cid2 rev2 {}`,
+		)
+		deliver(t, s, rec(3, "did:a", "delete", post, "1", ""))
+		deliver(t, s, h1) // redelivered after the live delete: skipped
+		wantRows(t, s, `did:a app.bsky.feed.post 2 cid2 rev2 {}`)
+	})
 }

@@ -14,6 +14,9 @@ type config struct {
 	prefix       string
 	createStream bool
 	timeout      time.Duration
+	// duplicateWindow is the Duplicates of a stream the plugin creates
+	// (0: the server's default, 2 minutes).
+	duplicateWindow time.Duration
 }
 
 // Defaults.
@@ -43,15 +46,11 @@ func parseConfig(m map[string]any) (config, error) {
 			}
 			c.createStream = b
 		case "timeout":
-			var s string
-			if s, err = str(k, v); err == nil {
-				c.timeout, err = time.ParseDuration(s)
-				if err == nil && c.timeout <= 0 {
-					err = fmt.Errorf("%s: must be positive", k)
-				}
-			}
+			c.timeout, err = duration(k, v)
+		case "duplicate_window":
+			c.duplicateWindow, err = duration(k, v)
 		default:
-			err = fmt.Errorf("unknown key %q (want url, stream, prefix, create_stream, timeout)", k)
+			err = fmt.Errorf("unknown key %q (want url, stream, prefix, create_stream, timeout, duplicate_window)", k)
 		}
 		if err != nil {
 			return c, err
@@ -72,6 +71,22 @@ func str(k string, v any) (string, error) {
 		return "", fmt.Errorf("%s: want a non-empty string, got %v", k, v)
 	}
 	return s, nil
+}
+
+// duration parses a positive duration such as "10s".
+func duration(k string, v any) (time.Duration, error) {
+	s, err := str(k, v)
+	if err != nil {
+		return 0, err
+	}
+	d, err := time.ParseDuration(s)
+	if err == nil && d <= 0 {
+		err = fmt.Errorf("must be positive")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", k, err)
+	}
+	return d, nil
 }
 
 // validSubject tells whether s is a literal subject: non-empty tokens

@@ -42,7 +42,7 @@ func (s *sink) Configure(_ context.Context, m map[string]any) error {
 	if err != nil {
 		return fmt.Errorf("nats plugin: connecting to %s: %w", cfg.url, err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.timeout))
 	if err != nil {
 		nc.Close()
 		return fmt.Errorf("nats plugin: %w", err)
@@ -62,8 +62,9 @@ func (s *sink) ensureStream(ctx context.Context) error {
 	_, err := s.js.Stream(ctx, s.cfg.stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) && s.cfg.createStream {
 		_, err = s.js.CreateStream(ctx, jetstream.StreamConfig{
-			Name:     s.cfg.stream,
-			Subjects: []string{s.cfg.prefix + ".>"},
+			Name:       s.cfg.stream,
+			Subjects:   []string{s.cfg.prefix + ".>"},
+			Duplicates: s.cfg.duplicateWindow,
 		})
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			err = nil // created concurrently
@@ -107,13 +108,20 @@ func (s *sink) Deliver(ctx context.Context, batch []sdk.Event) []sdk.Result {
 	}
 	futures := make([]jetstream.PubAckFuture, len(batch))
 	for i, ev := range batch {
+		if ctx.Err() != nil {
+			res[i] = sdk.RetryLater("publish: not sent: " + ctx.Err().Error())
+			continue
+		}
 		subj, err := s.subject(ev)
 		if err != nil {
 			res[i] = sdk.Fail(err.Error())
 			continue
 		}
 		msg := &nats.Msg{Subject: subj, Data: ev.JSON}
-		f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(strconv.FormatUint(ev.ID, 10)))
+		f, err := s.js.PublishMsgAsync(msg,
+			jetstream.WithMsgID(strconv.FormatUint(ev.ID, 10)),
+			jetstream.WithStallWait(s.cfg.timeout), // wait for room rather than fail a large batch
+		)
 		if err != nil {
 			res[i] = sdk.RetryLater("publish: " + err.Error())
 			continue

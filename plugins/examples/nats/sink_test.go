@@ -187,9 +187,34 @@ func TestBadConfig(t *testing.T) {
 		{"create_stream": "yes"},
 		{"timeout": "soon"},
 		{"timeout": "-1s"},
+		{"duplicate_window": "0s"},
 	} {
 		if err := (&sink{}).Configure(context.Background(), cfg); err == nil {
 			t.Errorf("Configure(%v) succeeded", cfg)
 		}
+	}
+}
+
+// TestLargeBatch publishes more events than the async publisher keeps
+// pending (4000) in one batch.
+func TestLargeBatch(t *testing.T) {
+	needNATS(t)
+	stream, prefix := uniqueNames(t)
+	s := newSink(t, map[string]any{"url": testURL, "stream": stream, "prefix": prefix, "duplicate_window": "10m"})
+	batch := make([]sdk.Event, 6000)
+	for i := range batch {
+		batch[i] = recordEvent(uint64(i+1), "did:plc:a", "app.bsky.feed.post", strconv.Itoa(i))
+	}
+	allAcked(t, s.Deliver(context.Background(), batch), len(batch))
+	str, err := s.js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := str.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 6000 || info.Config.Duplicates != 10*time.Minute {
+		t.Fatalf("stream: %d messages, duplicate window %v", info.State.Msgs, info.Config.Duplicates)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/tapkit/tap/pipeline"
+	"github.com/tapkit/tap/sinks/pluginsink"
 	"github.com/tapkit/tap/sinks/webhooksink"
 	"github.com/tapkit/tap/sinks/websocketsink"
 	"github.com/tapkit/tap/sources/crawlersource"
@@ -30,6 +31,7 @@ func components() (pipeline.Factories, error) {
 		[]pipeline.SinkFactory{
 			websocketsink.NewFactory(),
 			webhooksink.NewFactory(),
+			pluginsink.NewFactory(),
 		},
 	)
 }

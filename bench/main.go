@@ -6,6 +6,7 @@
 //	go run ./bench bigrepo --records 1000000
 //	go run ./bench latency --repos 1000 --clients 4 --rate 1000
 //	go run ./bench webhook --repos 1000 --records 50
+//	go run ./bench plugin --repos 1000 --records 50
 //
 // It builds tap from this checkout, runs it as a subprocess pointed at a
 // testnet on 127.0.0.1 (never a public relay) and reads its figures over
@@ -31,7 +32,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: bench backfill|live|bigrepo|latency|webhook [flags]")
+		return fmt.Errorf("usage: bench backfill|live|bigrepo|latency|webhook|plugin [flags]")
 	}
 	switch args[0] {
 	case "backfill":
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string) error {
 		return runLatency(ctx, args[1:])
 	case "webhook":
 		return runWebhook(ctx, args[1:])
+	case "plugin":
+		return runPlugin(ctx, args[1:])
 	}
 	return fmt.Errorf("unknown workload %q", args[0])
 }

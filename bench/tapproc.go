@@ -33,8 +33,13 @@ type tapProc struct {
 	log  *os.File
 }
 
-// startTap runs bin against net with a fresh SQLite database in dir.
+// startTap runs `bin run` against net with the SQLite database in dir.
 func startTap(ctx context.Context, bin, dir string, net *testnet.Network, extra ...string) (*tapProc, error) {
+	return startTapArgs(ctx, bin, dir, net, []string{"run"}, extra...)
+}
+
+// startTapArgs is startTap with the command line given.
+func startTapArgs(ctx context.Context, bin, dir string, net *testnet.Network, args []string, extra ...string) (*tapProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -43,7 +48,7 @@ func startTap(ctx context.Context, bin, dir string, net *testnet.Network, extra 
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "run")
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		"TAP_DATABASE_URL=sqlite://"+filepath.Join(dir, "tap.db"),

@@ -16,8 +16,12 @@
 //
 // Deliver returns one Result per event of the batch, in order. Acked means
 // the event is safely stored at the destination: tap will not send it
-// again. Retry asks tap to deliver the event again later; Failed gives up on
-// it (tap counts it and moves on). Delivery is at least once: if the plugin
+// again. Retry asks tap to deliver the event again soon (with backoff);
+// Failed reports a permanent failure with its message: tap logs and counts
+// it and tries again only after its longest backoff (order stage retry_max,
+// 10 s by default) — tap never drops an event on its own, so to skip one
+// for good, store it somewhere of your own and Ack it. Delivery is at least
+// once: if the plugin
 // crashes, tap restarts it and delivers the unacked events again, so a
 // destination should tolerate duplicates (Event.ID is unique and strictly
 // increasing and can serve to deduplicate).

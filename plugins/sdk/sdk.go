@@ -64,7 +64,9 @@ const (
 	Retry ResultStatus = iota
 	// Acked means the event is delivered.
 	Acked
-	// Failed gives up on the event.
+	// Failed reports a permanent failure: tap logs and counts it and
+	// retries the event only after its longest backoff (it never drops an
+	// event; Ack what you want to skip).
 	Failed
 )
 

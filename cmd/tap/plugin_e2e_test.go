@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,15 +20,12 @@ import (
 
 	"github.com/tapkit/tap/config"
 	"github.com/tapkit/tap/pipeline"
+	"github.com/tapkit/tap/plugins/sdk/host/hosttest"
 )
 
 // buildPlugin compiles an example plugin into the test's temp dir.
 func buildPlugin(t *testing.T, name string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tap-"+name)
-	out, err := exec.Command("go", "build", "-o", bin, "../../plugins/examples/"+name).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	return bin
+	return hosttest.Build(t, "../../plugins/examples/"+name, "tap-"+name)
 }
 
 // A real tap on testnet data delivers through the jsonl example plugin (a

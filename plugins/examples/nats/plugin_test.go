@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"io"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tapkit/tap/plugins/sdk/host"
+	"github.com/tapkit/tap/plugins/sdk/host/hosttest"
 )
 
 // TestAsAPlugin builds tap-nats and drives it the way tap does, over the
@@ -22,32 +18,7 @@ func TestAsAPlugin(t *testing.T) {
 		t.Skip("builds the plugin: skipped in -short mode")
 	}
 	needNATS(t)
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command in PATH")
-	}
-	bin := filepath.Join(t.TempDir(), "tap-nats")
-	if out, err := exec.Command(goCmd, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	pc := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  host.Handshake(),
-		Plugins:          host.Plugins(),
-		Cmd:              exec.Command(bin),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		GRPCDialOptions:  host.DialOptions(),
-		AutoMTLS:         true,
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
-	})
-	t.Cleanup(pc.Kill)
-	rpc, err := pc.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := host.Dispense(rpc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := hosttest.Start(t, hosttest.Build(t, ".", "tap-nats"))
 	ctx := context.Background()
 	stream, prefix := uniqueNames(t)
 	if err := c.Configure(ctx, map[string]any{"url": testURL, "stream": stream, "prefix": prefix}); err != nil {

@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"io"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
-
 	"github.com/tapkit/tap/plugins/sdk"
 	"github.com/tapkit/tap/plugins/sdk/host"
+	"github.com/tapkit/tap/plugins/sdk/host/hosttest"
 )
 
 // TestAsAPlugin builds tap-sqlmirror and drives it the way tap does, over
@@ -21,33 +17,9 @@ func TestAsAPlugin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the plugin: skipped in -short mode")
 	}
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command in PATH")
-	}
+	bin := hosttest.Build(t, ".", "tap-sqlmirror")
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "tap-sqlmirror")
-	if out, err := exec.Command(goCmd, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	pc := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  host.Handshake(),
-		Plugins:          host.Plugins(),
-		Cmd:              exec.Command(bin),
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		GRPCDialOptions:  host.DialOptions(),
-		AutoMTLS:         true,
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard}),
-	})
-	t.Cleanup(pc.Kill)
-	rpc, err := pc.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := host.Dispense(rpc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := hosttest.Start(t, bin)
 	ctx := context.Background()
 
 	var pe *host.PluginError

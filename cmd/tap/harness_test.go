@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"testing"
 	"time"
 
@@ -263,4 +265,29 @@ func freePortForTest() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startTapBinary runs the built tap binary (`tap run --config FILE`) with
+// env and the YAML configuration yaml, and waits until it serves.
+func startTapBinary(t *testing.T, net *testnet.Network, env map[string]string, yaml string) *tapInstance {
+	t.Helper()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "tap.yaml")
+	require.NoError(t, os.WriteFile(cfgFile, []byte(yaml), 0o600))
+	var envList []string
+	for k, v := range env {
+		envList = append(envList, k+"="+v)
+	}
+	cmd, stdout, _ := startTapProcess(t, dir, envList, "run", "--config", cfgFile)
+	line := logLine(t, stdout, "startup complete")
+	ti := &tapInstance{t: t, net: net, addr: line["addr"].(string), out: stdout, done: make(chan error, 1)}
+	ti.cancel = func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		go func() { ti.done <- cmd.Wait() }()
+	}
+	var err error
+	ti.db, err = store.Open(t.Context(), env["TAP_DATABASE_URL"], store.Options{MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(func() { ti.stop(); ti.db.Close() })
+	return ti
 }

@@ -18,8 +18,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/tapkit/tap/config"
-	"github.com/tapkit/tap/pipeline"
 	"github.com/tapkit/tap/plugins/sdk/host/hosttest"
 )
 
@@ -28,9 +26,9 @@ func buildPlugin(t *testing.T, name string) string {
 	return hosttest.Build(t, "../../plugins/examples/"+name, "tap-"+name)
 }
 
-// A real tap on testnet data delivers through the jsonl example plugin (a
-// subprocess over go-plugin gRPC) next to the websocket-less default: every
-// event lands in the file and leaves the outbox.
+// A real `tap run` process on testnet data delivers through the jsonl
+// example plugin (a subprocess of it, over go-plugin gRPC): every event lands
+// in the file and leaves the outbox.
 func TestE2EPluginSinkJSONL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a plugin binary; skipped with -short")
@@ -38,11 +36,8 @@ func TestE2EPluginSinkJSONL(t *testing.T) {
 	bin := buildPlugin(t, "jsonl")
 	file := filepath.Join(t.TempDir(), "events.jsonl")
 	net, accts := startNetwork(t, 2, 10)
-	ti := startTap(t, net, testEnv(net, sqliteURL(t)), func(c *config.Config) {
-		c.Pipeline.Sinks = []pipeline.ComponentConfig{{ID: "plugin/jsonl", Config: map[string]any{
-			"path": bin, "config": map[string]any{"path": file, "fsync": "never"},
-		}}}
-	})
+	ti := startTapBinary(t, net, testEnv(net, sqliteURL(t)), fmt.Sprintf(
+		"pipeline:\n  sinks:\n    - id: plugin/jsonl\n      config:\n        path: %s\n        config: {path: %s, fsync: never}\n", bin, file))
 	ti.addRepos(accts...)
 	ti.waitFor("backfill", func() bool { return len(jsonlIDs(t, file)) >= 2*10+2 })
 	_, err := accts[0].CreateRecord(post, "live", rec("through a plugin"))
@@ -99,11 +94,8 @@ func TestE2EPluginSinkSQLMirror(t *testing.T) {
 	bin := buildPlugin(t, "sqlmirror")
 	mirror := filepath.Join(t.TempDir(), "mirror.db")
 	net, accts := startNetwork(t, 2, 8)
-	ti := startTap(t, net, testEnv(net, sqliteURL(t)), func(c *config.Config) {
-		c.Pipeline.Sinks = []pipeline.ComponentConfig{{ID: "plugin/sqlmirror", Config: map[string]any{
-			"path": bin, "config": map[string]any{"database_url": "sqlite://" + mirror},
-		}}}
-	})
+	ti := startTapBinary(t, net, testEnv(net, sqliteURL(t)), fmt.Sprintf(
+		"pipeline:\n  sinks:\n    - id: plugin/sqlmirror\n      config:\n        path: %s\n        config: {database_url: \"sqlite://%s\"}\n", bin, mirror))
 	ti.addRepos(accts...)
 	for _, a := range accts {
 		ti.waitFor("active", func() bool { return ti.state(a.DID()) == "active" })
@@ -162,11 +154,8 @@ func TestE2EPluginSinkNATS(t *testing.T) {
 	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), stream) })
 	bin := buildPlugin(t, "nats")
 	net, accts := startNetwork(t, 2, 6)
-	ti := startTap(t, net, testEnv(net, sqliteURL(t)), func(c *config.Config) {
-		c.Pipeline.Sinks = []pipeline.ComponentConfig{{ID: "plugin/nats", Config: map[string]any{
-			"path": bin, "config": map[string]any{"stream": stream, "prefix": prefix},
-		}}}
-	})
+	ti := startTapBinary(t, net, testEnv(net, sqliteURL(t)), fmt.Sprintf(
+		"pipeline:\n  sinks:\n    - id: plugin/nats\n      config:\n        path: %s\n        config: {stream: %s, prefix: %s}\n", bin, stream, prefix))
 	ti.addRepos(accts...)
 	want := uint64(2*6 + 2)
 	ti.waitFor("every event published and acked", func() bool {

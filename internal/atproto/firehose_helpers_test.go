@@ -19,8 +19,8 @@ import (
 
 const waitFor = 10 * time.Second
 
-// startNet runs a testnet for one test.
-func startNet(t *testing.T) *testnet.Network {
+// startNet runs a testnet for one test or benchmark.
+func startNet(t testing.TB) *testnet.Network {
 	t.Helper()
 	var n *testnet.Network
 	var err error

@@ -1,0 +1,154 @@
+package atproto
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/bluesky-social/indigo/atproto/syntax"
+	"github.com/gorilla/websocket"
+
+	"github.com/tapkit/tap/internal/testnet"
+)
+
+// benchHistory is how many records the benchmark account holds before its
+// measured commits, so that their CAR slices carry a realistic MST path
+// (a few levels of nodes, not a one-node tree). A multiple of 100.
+const benchHistory = 1000
+
+// BenchmarkDecodeFrame decodes real relay frames (header + body CBOR)
+// into FirehoseEvents, as the read loop does for every binary message:
+// Sync 1.1 #commit frames with 1 and 10 create ops (signed commit, MST
+// path and record blocks in the CAR slice), #identity and #account.
+//
+//	go test -run '^$' -bench DecodeFrame -benchmem ./internal/atproto/
+func BenchmarkDecodeFrame(b *testing.B) {
+	frames := benchFrames(b)
+	for _, name := range []string{"commit-1op", "commit-10ops", "identity", "account"} {
+		frame := frames[name]
+		b.Run(name, func(b *testing.B) {
+			f := NewFirehose(FirehoseOptions{})
+			received := time.Now()
+			b.SetBytes(int64(len(frame)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if ev, err := f.decode(frame, received); ev == nil || err != nil {
+					b.Fatalf("decode: %v, %v", ev, err)
+				}
+			}
+		})
+	}
+}
+
+// benchFrames makes one testnet account with benchHistory records, then a
+// 1-op commit, a 10-op commit, an #identity and an #account, and returns
+// the frames the relay sent for them, read off a real subscription. Record
+// keys are fixed TIDs, so the MST, and with it every frame, is the same in
+// every run.
+func benchFrames(b *testing.B) map[string][]byte {
+	b.Helper()
+	n := startNet(b)
+	accts, err := n.CreateAccounts(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := accts[0]
+	for i := 0; i < benchHistory; i += 100 {
+		if _, err := a.Apply(benchWrites(i, 100)...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	after := n.LastSeq()
+	names := []string{"commit-1op", "commit-10ops", "identity", "account"}
+	emit := []func() (testnet.Event, error){
+		func() (testnet.Event, error) {
+			return a.CreateRecord(testnet.CollectionPost, benchRKey(benchHistory), benchPost(benchHistory))
+		},
+		func() (testnet.Event, error) { return a.Apply(benchWrites(benchHistory+1, 10)...) },
+		func() (testnet.Event, error) { return a.SetHandle("bench-renamed.test") },
+		func() (testnet.Event, error) { return a.SetStatus(testnet.StatusDeactivated) },
+	}
+	for _, fn := range emit {
+		if _, err := fn(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	raw := readFrames(b, n, after, len(emit))
+	frames := make(map[string][]byte, len(raw))
+	for i, name := range names {
+		frames[name] = raw[i]
+	}
+	return frames
+}
+
+// readFrames subscribes to the relay after cursor and returns the next
+// count binary messages.
+func readFrames(b *testing.B, n *testnet.Network, cursor int64, count int) [][]byte {
+	b.Helper()
+	u, err := SubscribeReposURL(n.RelayURL(), cursor)
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn, resp, err := websocket.DefaultDialer.DialContext(b.Context(), u, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	defer conn.Close()
+	if err := conn.SetReadDeadline(time.Now().Add(waitFor)); err != nil {
+		b.Fatal(err)
+	}
+	out := make([][]byte, 0, count)
+	for len(out) < count {
+		typ, msg, err := conn.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if typ == websocket.BinaryMessage {
+			out = append(out, msg)
+		}
+	}
+	return out
+}
+
+// benchRKey is the i-th record key: a TID one second after the previous
+// one, as an account posting over time makes them.
+func benchRKey(i int) syntax.RecordKey {
+	const epoch = 1_767_225_600_000_000 // 2026-01-01, in µs
+	return syntax.RecordKey(syntax.NewTID(epoch+int64(i)*1_000_000, 0).String())
+}
+
+// benchWrites returns count creates from the from-th record on: posts,
+// likes and follows in turn.
+func benchWrites(from, count int) []testnet.Write {
+	out := make([]testnet.Write, count)
+	for k := range out {
+		i := from + k
+		switch i % 3 {
+		case 0:
+			out[k] = testnet.Create(testnet.CollectionPost, benchRKey(i), benchPost(i))
+		case 1:
+			out[k] = testnet.Create(testnet.CollectionLike, benchRKey(i), map[string]any{
+				"subject": map[string]any{
+					"uri": "at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3k2la3mzcvs2c",
+					"cid": "bafyreig6kyxpzzvyvcvqj4oc6rpmzhyqlnzn3xcr3jvk4xkxsrbvoxbjtq",
+				},
+				"createdAt": "2026-01-02T03:04:05.678Z",
+			})
+		default:
+			out[k] = testnet.Create(testnet.CollectionFollow, benchRKey(i), map[string]any{
+				"subject": "did:plc:ewvi7nxzyoun6zhxrhs64oiz", "createdAt": "2026-01-02T03:04:05.678Z",
+			})
+		}
+	}
+	return out
+}
+
+// benchPost is a post of typical size.
+func benchPost(i int) map[string]any {
+	return map[string]any{
+		"text":      fmt.Sprintf("post %d: a typical short post, about a tweet's length, with a link https://example.com/x", i),
+		"createdAt": "2026-01-02T03:04:05.678Z",
+		"langs":     []any{"en"},
+	}
+}

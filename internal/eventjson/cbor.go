@@ -21,6 +21,9 @@ const (
 	maxKeyLen = 8192
 	// cidLinkTag is the CBOR tag of a CID link.
 	cidLinkTag = 42
+	// maxRecordSize is the largest record, in CBOR bytes, atdata decodes (its
+	// MAX_CBOR_RECORD_SIZE).
+	maxRecordSize = 1 << 20
 )
 
 // CBOR major types.
@@ -42,14 +45,19 @@ const (
 	simpleNull  = 22
 )
 
-// checkCBOR checks that rec is exactly one CBOR map holding only what renders faithfully as
-// atproto JSON: integers within ±(2^53-1), valid UTF-8 strings and keys, booleans, null, byte
-// strings, CID links (tag 42), arrays and maps with text keys, all of definite length, within
-// the client's depth, length and key limits, no "__proto__" key, and no typed blob
-// ($type "blob") with a negative size. It reads rec without allocating.
+// checkCBOR checks that rec is exactly one CBOR map of at most 1 MiB holding only what renders
+// faithfully as atproto JSON: integers within ±(2^53-1), valid UTF-8 strings and keys,
+// booleans and null in their one-byte form, byte strings, CID links (tag 42 over a valid
+// binary CID), arrays and maps with text keys, all of definite length, within the client's
+// depth, length and key limits, no "__proto__" key, and no typed blob ($type "blob") with a
+// negative size. It reads rec without allocating. It leaves to the renderer what needs a map's
+// keys together: repeated keys and atdata's special objects.
 func checkCBOR(rec []byte) error {
 	if len(rec) == 0 || rec[0]>>5 != majorMap {
 		return unrenderable("record is not a CBOR map")
+	}
+	if len(rec) > maxRecordSize {
+		return unrenderable("record of %d bytes exceeds %d", len(rec), maxRecordSize)
 	}
 	c := cborChecker{b: rec}
 	if err := c.item(0); err != nil {
@@ -146,9 +154,12 @@ func (c *cborChecker) item(depth int) error {
 	case majorTag:
 		err = c.link(arg, depth)
 	case majorSimple:
-		switch {
-		case c.b[start]&0x1f >= 25:
+		// The decoder takes false, true and null in their one-byte form only.
+		switch info := c.b[start] & 0x1f; {
+		case info >= 25:
 			err = unrenderable("floats are not atproto data")
+		case info == 24:
+			err = unrenderable("two-byte CBOR simple value %d is not atproto data", arg)
 		case arg != simpleFalse && arg != simpleTrue && arg != simpleNull:
 			err = unrenderable("CBOR simple value %d is not atproto data", arg)
 		}
@@ -191,8 +202,9 @@ func (c *cborChecker) mapItem(n uint64, depth int) error {
 			return err
 		}
 		switch string(key) {
-		case "$type":
-			typedBlob = string(c.b[valStart:c.pos]) == "\x64blob"
+		case "$type": // "blob" however it is encoded
+			s, ok := textAt(c.b, valStart)
+			typedBlob = ok && string(s) == "blob"
 		case "size":
 			negativeSize = c.b[valStart]>>5 == majorNegInt
 		}
@@ -228,8 +240,8 @@ func (c *cborChecker) key() ([]byte, error) {
 	return key, nil
 }
 
-// link checks a tag: only 42 (CID link) is allowed, over a byte string starting with the
-// identity multibase prefix 0x00. The CID itself is validated by the decoder.
+// link checks a tag: only 42 (CID link) is allowed, over a byte string holding the identity
+// multibase prefix 0x00 and a binary CID the decoder (go-cid's Cast) accepts.
 func (c *cborChecker) link(tag uint64, depth int) error {
 	if tag != cidLinkTag {
 		return unrenderable("CBOR tag %d is not atproto data", tag)
@@ -251,5 +263,20 @@ func (c *cborChecker) link(tag uint64, depth int) error {
 	if len(b) < 2 || b[0] != 0 {
 		return unrenderable("CID link without the 0x00 multibase prefix")
 	}
+	if !validCID(b[1:]) {
+		return unrenderable("CID link %x is not a valid CID", b[1:])
+	}
 	return nil
+}
+
+// textAt returns the content of the text string starting at b[at], if there is one. It is for
+// items the checker has already walked.
+func textAt(b []byte, at int) ([]byte, bool) {
+	c := cborChecker{b: b, pos: at}
+	major, arg, err := c.head()
+	if err != nil || major != majorText {
+		return nil, false
+	}
+	s, err := c.span(arg)
+	return s, err == nil
 }

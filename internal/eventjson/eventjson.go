@@ -26,25 +26,26 @@
 // U+FFFD), undefined, indefinite-length items, trailing bytes and blobs with negative sizes or
 // non-raw refs. So a record is first checked on its raw CBOR — one map, definite lengths, no
 // floats or undefined, integers within ±(2^53-1), valid UTF-8, only tag 42, no "__proto__" key,
-// nesting, container and key limits of the client — and, once decoded, its blobs are checked
-// against what the client accepts. A create or update whose record fails any check — or whose
+// nesting, container and key limits of the client — and, as it is rendered, its blobs are
+// checked against what the client accepts. A create or update whose record fails any check — or whose
 // CID is not a valid CID in canonical form — is not rendered at all: AppendRecordBody returns an
 // error wrapping ErrUnrenderable, and the caller decides what to do (the order stage still
 // applies the op to the record index, emits no event for it and counts it). Nothing is ever
 // sent with the record left out or altered. (The reference Tap sends such a create without its
 // record, which the client rejects.)
 //
-// Rendering the record goes through atdata.UnmarshalCBOR and encoding/json for now; a direct
-// CBOR→JSON transcoder (the checker already walks the CBOR) is a later performance task.
+// The record is rendered straight from its CBOR, without decoding it into Go values (record
+// events are tap's hot path): checkCBOR (cbor.go) checks it without allocating, then the
+// renderer (render.go) walks it again and writes the JSON, sorting each map's keys. Its output
+// is byte for byte what atdata.UnmarshalCBOR followed by encoding/json wrote, which is kept in
+// oracle_test.go as the oracle that TestRecordDataMatchesOracle and FuzzRecordData hold it to.
 package eventjson
 
 import (
 	"errors"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
-	"github.com/ipfs/go-cid"
 )
 
 // ErrUnrenderable is returned (wrapped, with the reason) when a record cannot be rendered as
@@ -111,7 +112,7 @@ func AppendRecordBody(dst []byte, r Record) ([]byte, error) {
 	dst = appendMember(dst, "action", r.Action)
 	if r.Action != "delete" {
 		// The client parses base32 (CIDv1) and base58btc (CIDv0) only: the canonical forms.
-		if c, err := cid.Decode(r.CID); err != nil || c.String() != r.CID {
+		if !validCIDString(r.CID) {
 			return dst[:start], unrenderable("invalid or non-canonical cid %q", r.CID)
 		}
 		dst = append(dst, `,"record":`...)
@@ -146,58 +147,4 @@ func appendMember(dst []byte, name, s string) []byte {
 	dst = append(dst, name...)
 	dst = append(dst, '"', ':')
 	return appendString(dst, s)
-}
-
-// appendString appends s as a JSON string exactly as encoding/json writes it (HTML characters,
-// U+2028 and U+2029 escaped, invalid UTF-8 replaced by U+FFFD).
-func appendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

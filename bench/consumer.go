@@ -16,8 +16,10 @@ import (
 // application would run them; it counts distinct events and records when
 // each live record event arrived.
 type consumer struct {
-	seen     sync.Map // id → struct{}
-	distinct atomic.Int64
+	seen     sync.Map     // id → struct{}
+	distinct atomic.Int64 // distinct events
+	records  atomic.Int64 // distinct record events
+	live     atomic.Int64 // distinct live record events
 	mu       sync.Mutex
 	arrivals map[string]time.Time // did+rev → first arrival of a live record event
 	wg       sync.WaitGroup
@@ -60,7 +62,11 @@ func (c *consumer) client(ctx context.Context, url string) {
 			}
 			if _, dup := c.seen.LoadOrStore(ev.ID, struct{}{}); !dup {
 				c.distinct.Add(1)
+				if ev.Record != nil {
+					c.records.Add(1)
+				}
 				if ev.Record != nil && ev.Record.Live {
+					c.live.Add(1)
 					c.mu.Lock()
 					if _, ok := c.arrivals[ev.Record.DID+ev.Record.Rev]; !ok {
 						c.arrivals[ev.Record.DID+ev.Record.Rev] = now

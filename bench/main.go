@@ -1,16 +1,18 @@
 // Command bench measures tap end to end on a loopback testnet: backfill
 // records/s, sustained live events/s, peak RSS and database size.
 //
-//	go run ./bench backfill --repos 2000 --records 50
-//	go run ./bench live --repos 1000 --rates 1000,2000,5000 --duration 20s
-//	go run ./bench bigrepo --records 1000000
+//	go run ./bench compare --reference            # the full side-by-side run
+//	go run ./bench backfill --repos 2000 --records 50 [--reference] [--db postgres]
+//	go run ./bench live --rates 1000,2000,5000 --duration 60s [--reference]
+//	go run ./bench bigrepo --records 1000000 [--reference]
 //	go run ./bench latency --repos 1000 --clients 4 --rate 1000
 //	go run ./bench webhook --repos 1000 --records 50
 //	go run ./bench plugin --repos 1000 --records 50
 //
-// It builds tap from this checkout, runs it as a subprocess pointed at a
-// testnet on 127.0.0.1 (never a public relay) and reads its figures over
-// the HTTP API and /proc.
+// It builds tap from this checkout (and with --reference installs the
+// reference Tap at go.mod's indigo version), runs each as a subprocess
+// pointed at its own testnet on 127.0.0.1 (never a public relay) and reads
+// the figures over the HTTP API, an acking websocket consumer and /proc.
 package main
 
 import (
@@ -32,9 +34,11 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: bench backfill|live|bigrepo|latency|webhook|plugin [flags]")
+		return fmt.Errorf("usage: bench compare|backfill|live|bigrepo|latency|webhook|plugin [flags]")
 	}
 	switch args[0] {
+	case "compare":
+		return runCompare(ctx, args[1:])
 	case "backfill":
 		return runBackfill(ctx, args[1:])
 	case "live":

@@ -5,23 +5,55 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/internal/testnet"
 )
 
-// setup is what every workload starts from: a built tap, a testnet with
-// accounts and history, and a tap tracking them, backfilled.
+// setup is one service under test on its own testnet: the network with
+// accounts and history, the running service, and (optionally) acking
+// websocket consumers attached before any repo was added.
 type setup struct {
+	t       target
 	dir     string
 	net     *testnet.Network
 	accts   []*testnet.Account
 	tap     *tapProc
-	fill    time.Duration // backfill time
+	cons    *consumer     // nil without consumers
+	stopC   func()        // ends the consumers
+	fill    time.Duration // backfill: repos added → every record committed
 	started time.Time     // when the repos were added
+}
+
+// targetFlags are the flags every comparative workload takes.
+type targetFlags struct {
+	reference *bool
+	db, pg    *string
+}
+
+func addTargetFlags(fs *flag.FlagSet) targetFlags {
+	return targetFlags{
+		reference: fs.Bool("reference", false, "also install the reference Tap (indigo cmd/tap at go.mod's version) and run the same workload against it"),
+		db:        fs.String("db", "sqlite", "database: sqlite or postgres (a fresh database per run)"),
+		pg:        fs.String("pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "Postgres server for --db postgres"),
+	}
+}
+
+// build makes the targets into a fresh work directory.
+func (f targetFlags) build(ctx context.Context) ([]target, func(), error) {
+	dir, err := os.MkdirTemp("", "tap-bench-bin-")
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := targets(ctx, dir, *f.reference, *f.db, *f.pg)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return ts, func() { _ = os.RemoveAll(dir) }, nil
 }
 
 func commonFlags(name string) (*flag.FlagSet, *int, *int) {
@@ -31,23 +63,16 @@ func commonFlags(name string) (*flag.FlagSet, *int, *int) {
 	return fs, repos, records
 }
 
-// prepare builds tap, generates the network and backfills it.
-func prepare(ctx context.Context, repos, records int, env ...string) (*setup, error) {
-	return prepareWith(ctx, repos, records, nil, env...)
-}
-
-// prepareWith is prepare with a hook run once tap is up, before the repos
-// are added (e.g. to attach consumers).
-func prepareWith(ctx context.Context, repos, records int, started func(*tapProc), env ...string) (*setup, error) {
+// launch generates a testnet of repos × records and starts t on it with
+// clients acking consumers attached; no repo is tracked yet. DID
+// documents declare no handle, so neither service under test sends a DNS
+// query (the reference cannot be pointed at the testnet's resolver).
+func launch(ctx context.Context, t target, repos, records, clients int, env ...string) (*setup, error) {
 	dir, err := os.MkdirTemp("", "tap-bench-")
 	if err != nil {
 		return nil, err
 	}
-	bin, err := buildTap(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	net, err := testnet.Start(ctx, testnet.Options{Seed: 1})
+	net, err := testnet.Start(ctx, testnet.Options{Seed: 1, UndeclaredHandles: true})
 	if err != nil {
 		return nil, err
 	}
@@ -60,163 +85,281 @@ func prepareWith(ctx context.Context, repos, records int, started func(*tapProc)
 		net.Close()
 		return nil, err
 	}
-	fmt.Printf("testnet: %d repos × %d records generated in %s\n", repos, records, time.Since(start).Round(time.Millisecond))
-	p, err := startTap(ctx, bin, dir, net, env...)
+	fmt.Printf("[%s] testnet: %d repos × %d records generated in %s\n", t.name, repos, records, time.Since(start).Round(time.Millisecond))
+	p, err := startTarget(ctx, t, dir, net, []string{"run"}, env...)
 	if err != nil {
 		net.Close()
 		return nil, err
 	}
-	s := &setup{dir: dir, net: net, accts: accts, tap: p}
-	if started != nil {
-		started(p)
+	s := &setup{t: t, dir: dir, net: net, accts: accts, tap: p, stopC: func() {}}
+	if clients > 0 {
+		cctx, cancel := context.WithCancel(ctx)
+		s.cons, s.stopC = startConsumer(cctx, p.base, clients), cancel
 	}
-	dids := make([]string, len(accts))
-	for i, a := range accts {
+	return s, nil
+}
+
+// backfill tracks every account and waits until all records are committed
+// and, with consumers, delivered and acked.
+func (s *setup) backfill(ctx context.Context, records int) error {
+	dids := make([]string, len(s.accts))
+	for i, a := range s.accts {
 		dids[i] = a.DID().String()
 	}
-	start = time.Now()
-	s.started = start
-	profile("backfill", 5*time.Second)
-	if err := p.addRepos(dids); err != nil {
+	s.started = time.Now()
+	profile(s.t.name+"-backfill", 5*time.Second)
+	if err := s.tap.addRepos(dids); err != nil {
+		return err
+	}
+	want := int64(len(s.accts) * records)
+	err := waitUntil(ctx, 60*time.Minute, func() (bool, error) {
+		if s.fill == 0 {
+			n, err := s.tap.stat("/stats/record-count", "record_count")
+			if err != nil {
+				return false, err
+			}
+			if n >= want {
+				s.fill = time.Since(s.started)
+			}
+		}
+		return s.fill > 0 && (s.cons == nil || s.cons.records.Load() >= want), nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s backfill: %w\n%s", s.t.name, err, s.tap.logTail())
+	}
+	return nil
+}
+
+// prepare builds tap, generates the network and backfills it with nobody
+// consuming (the outbox keeps every event).
+func prepare(ctx context.Context, repos, records int, env ...string) (*setup, error) {
+	dir, err := os.MkdirTemp("", "tap-bench-bin-")
+	if err != nil {
+		return nil, err
+	}
+	bin, err := buildTap(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := launch(ctx, target{name: "tap", bin: bin, db: "sqlite"}, repos, records, 0, env...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.backfill(ctx, records); err != nil {
 		s.close()
 		return nil, err
 	}
-	want := int64(repos * records)
-	err = waitUntil(ctx, 60*time.Minute, func() (bool, error) {
-		n, err := p.stat("/stats/record-count", "record_count")
-		return n >= want, err
-	})
-	if err != nil {
-		s.close()
-		return nil, fmt.Errorf("backfill: %w (log: %s)", err, p.log.Name())
-	}
-	s.fill = time.Since(start)
 	return s, nil
 }
 
 func (s *setup) close() {
+	s.stopC()
 	s.tap.stop()
 	s.net.Close()
 	_ = os.RemoveAll(s.dir)
 }
 
+// delivered is the time from adding the repos until the consumers had
+// acked every record event (the backfill time without consumers).
+func (s *setup) delivered(records int) time.Duration {
+	if s.cons == nil {
+		return s.fill
+	}
+	return time.Since(s.started)
+}
+
 func (s *setup) reportBackfill(records int) {
 	n := float64(len(s.accts) * records)
-	fmt.Printf("backfill: %d records in %s = %.0f records/s; tap peak RSS %s; database %s\n",
-		int(n), s.fill.Round(time.Millisecond), n/s.fill.Seconds(), mib(s.tap.peakRSS()), mib(s.tap.dbSize()))
+	fmt.Printf("[%s] backfill: %d records committed in %s = %.0f records/s; peak RSS %s; database %s\n",
+		s.t.name, int(n), s.fill.Round(time.Millisecond), n/s.fill.Seconds(), mib(s.tap.peakRSS()), mib(s.tap.dbSize()))
+}
+
+// backfillFigures runs the backfill workload on t: repos × records, all
+// delivered to one acking consumer.
+func backfillFigures(ctx context.Context, t target, repos, records, clients int) ([]figure, error) {
+	s, err := launch(ctx, t, repos, records, clients)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if err := s.backfill(ctx, records); err != nil {
+		return nil, err
+	}
+	el := s.delivered(records)
+	n := float64(repos * records)
+	name := fmt.Sprintf("backfill %d×%d", repos, records)
+	rss, db, cpu := s.tap.peakRSS(), s.tap.dbSize(), s.tap.cpuTime()
+	fmt.Printf("[%s] %s: %d records committed in %s, delivered and acked in %s = %.0f records/s; CPU %s (%.1f µs/record); peak RSS %s; database %s\n",
+		t.name, name, int(n), s.fill.Round(time.Millisecond), el.Round(time.Millisecond), n/el.Seconds(),
+		cpu.Round(10*time.Millisecond), float64(cpu.Microseconds())/n, mib(rss), mib(db))
+	return []figure{
+		{name + ": records/s delivered", n / el.Seconds(), "/s", true},
+		{name + ": CPU time per record", float64(cpu.Nanoseconds()) / n / 1000, " µs", false},
+		{name + ": peak RSS", float64(rss) / (1 << 20), " MiB", false},
+		{name + ": database size", float64(db) / (1 << 20), " MiB", false},
+	}, nil
 }
 
 func runBackfill(ctx context.Context, args []string) error {
 	fs, repos, records := commonFlags("backfill")
 	clients := fs.Int("clients", 1, "acking websocket clients consuming while the backfill runs (0: none; the outbox must then hold everything)")
+	tf := addTargetFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var c *consumer
-	s, err := prepareWith(ctx, *repos, *records, func(p *tapProc) {
-		if *clients > 0 {
-			c = startConsumer(cctx, p.base, *clients)
-		}
+	return compareEach(ctx, tf, func(t target) ([]figure, error) {
+		return backfillFigures(ctx, t, *repos, *records, *clients)
 	})
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	s.reportBackfill(*records)
-	if c != nil {
-		want := int64(*repos**records + *repos)
-		if err := waitUntil(ctx, 10*time.Minute, func() (bool, error) { return c.distinct.Load() >= want, nil }); err != nil {
-			return fmt.Errorf("delivery: %w", err)
-		}
-		fmt.Printf("delivered: all %d events acked by %d client(s) %s after the backfill was committed\n",
-			want, *clients, (time.Since(s.started) - s.fill).Round(time.Millisecond))
-	}
-	return nil
 }
 
 func runBigRepo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bigrepo", flag.ContinueOnError)
 	records := fs.Int("records", 1_000_000, "records in the one repo")
+	tf := addTargetFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	// An acking consumer drains the outbox as it fills: a repo larger than
 	// outbox.capacity cannot be committed otherwise (back-pressure).
-	s, err := prepareWith(ctx, 1, *records, func(p *tapProc) { startConsumer(cctx, p.base, 1) })
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	s.reportBackfill(*records)
-	return nil
+	return compareEach(ctx, tf, func(t target) ([]figure, error) {
+		return backfillFigures(ctx, t, 1, *records, 1)
+	})
 }
 
 // runLive backfills the repos, then releases pre-generated commits at each
-// rate and reports whether tap kept up and how long it took to catch up.
+// rate in turn and reports whether delivery kept up, and the latency.
 func runLive(ctx context.Context, args []string) error {
 	fs, repos, records := commonFlags("live")
-	rates := fs.String("rates", "1000,2000,5000", "commit rates to try, per second")
-	duration := fs.Duration("duration", 20*time.Second, "length of each step")
+	rates := fs.String("rates", "1000,2000,3000,4000,5000", "commit rates to step through, per second")
+	duration := fs.Duration("duration", 60*time.Second, "length of each step")
 	*repos, *records = 1000, 10
+	tf := addTargetFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s, err := prepare(ctx, *repos, *records)
+	steps, err := parseRates(*rates)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	s.reportBackfill(*records)
-	db, err := store.Open(ctx, "sqlite://"+s.dir+"/tap.db", store.Options{MaxConns: 1})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	for _, r := range strings.Split(*rates, ",") {
-		rate, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
-		if err != nil {
-			return fmt.Errorf("--rates: %w", err)
-		}
-		if err := liveStep(ctx, s, db, rate, *duration); err != nil {
-			return err
-		}
-	}
-	return nil
+	return compareEach(ctx, tf, func(t target) ([]figure, error) {
+		return liveFigures(ctx, t, *repos, *records, steps, *duration)
+	})
 }
 
-func liveStep(ctx context.Context, s *setup, db *store.DB, rate float64, d time.Duration) error {
-	commits := int64(rate * d.Seconds())
-	staged, err := s.net.StageLoad(ctx, testnet.LoadOptions{Rate: rate, Accounts: s.accts, MaxCommits: commits})
-	if err != nil {
-		return err
+func parseRates(s string) ([]float64, error) {
+	var out []float64
+	for _, r := range strings.Split(s, ",") {
+		rate, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || rate <= 0 {
+			return nil, fmt.Errorf("--rates: bad rate %q", r)
+		}
+		out = append(out, rate)
 	}
-	profile(fmt.Sprintf("live-%.0f", rate), d*3/4)
-	st, err := staged.Release(ctx, rate)
+	return out, nil
+}
+
+// step is what one live rate gave.
+type step struct {
+	rate      float64
+	commits   int64
+	delivered int64         // live record events acked by the end of the wait
+	catchUp   time.Duration // from the last emission to the last delivery
+	p50, p99  time.Duration
+	max       time.Duration
+	keptUp    bool
+}
+
+// keepUpSlack is how long after the last commit was emitted every event
+// must have been delivered for a step to count as kept up.
+const keepUpSlack = 2 * time.Second
+
+// liveFigures backfills repos × records with one acking consumer, then
+// steps through the rates (stopping after the first it cannot sustain)
+// and reports the highest sustained rate and the latency at each.
+func liveFigures(ctx context.Context, t target, repos, records int, rates []float64, d time.Duration) ([]figure, error) {
+	s, err := launch(ctx, t, repos, records, 1)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	defer s.close()
+	if err := s.backfill(ctx, records); err != nil {
+		return nil, err
+	}
+	var figs []figure
+	sustained := 0.0
+	for _, rate := range rates {
+		st, err := s.liveStep(ctx, rate, d)
+		if err != nil {
+			return nil, err
+		}
+		verdict := "kept up"
+		if !st.keptUp {
+			verdict = "fell behind"
+		}
+		fmt.Printf("[%s] live %5.0f commits/s for %s: %d emitted, %d delivered; all delivered %s after the last emission; latency p50 %s, p99 %s, max %s (%s); peak RSS %s\n",
+			t.name, rate, d, st.commits, st.delivered, st.catchUp.Round(time.Millisecond),
+			st.p50.Round(100*time.Microsecond), st.p99.Round(100*time.Microsecond), st.max.Round(time.Millisecond),
+			verdict, mib(s.tap.peakRSS()))
+		figs = append(figs,
+			figure{fmt.Sprintf("live @%.0f/s: latency p50", rate), ms(st.p50), " ms", false},
+			figure{fmt.Sprintf("live @%.0f/s: latency p99", rate), ms(st.p99), " ms", false})
+		if !st.keptUp {
+			if os.Getenv("BENCH_VERBOSE") != "" {
+				fmt.Printf("[%s] log tail:\n%s\n", t.name, s.tap.logTail())
+			}
+			break
+		}
+		sustained = rate
+	}
+	figs = append([]figure{{"live: highest sustained events/s", sustained, "/s", true}}, figs...)
+	figs = append(figs, figure{"live: peak RSS", float64(s.tap.peakRSS()) / (1 << 20), " MiB", false})
+	return figs, nil
+}
+
+// liveStep releases rate×d pre-signed single-op commits at rate and
+// waits for their events at the consumer.
+func (s *setup) liveStep(ctx context.Context, rate float64, d time.Duration) (step, error) {
+	st := step{rate: rate}
+	firstSeq := s.net.LastSeq()
+	before := s.cons.live.Load()
+	staged, err := s.net.StageLoad(ctx, testnet.LoadOptions{Rate: rate, Accounts: s.accts, MaxCommits: int64(rate * d.Seconds())})
+	if err != nil {
+		return st, err
+	}
+	profile(fmt.Sprintf("%s-live-%.0f", s.t.name, rate), d*3/4)
+	ls, err := staged.Release(ctx, rate)
+	if err != nil {
+		return st, err
 	}
 	released := time.Now()
-	last := s.net.LastSeq()
-	lag, _ := db.GetFirehoseCursor(ctx, s.net.RelayURL())
-	err = waitUntil(ctx, 10*time.Minute, func() (bool, error) {
-		c, err := db.GetFirehoseCursor(ctx, s.net.RelayURL())
-		return c >= last, err
-	})
-	if err != nil {
-		return err
+	st.commits = ls.Commits
+	want := before + ls.Commits
+	_ = waitUntil(ctx, max(keepUpSlack, d/2), func() (bool, error) { return s.cons.live.Load() >= want, nil })
+	st.delivered = s.cons.live.Load() - before
+	var lat []time.Duration
+	var last time.Time
+	for _, e := range s.net.Events() {
+		if e.Seq <= firstSeq || e.Kind != testnet.KindCommit {
+			continue
+		}
+		if at, ok := s.cons.arrival(e.DID.String(), e.Rev.String()); ok {
+			lat = append(lat, at.Sub(e.Time))
+			if at.After(last) {
+				last = at
+			}
+		}
 	}
-	catchUp := time.Since(released)
-	total := st.Elapsed + catchUp
-	verdict := "kept up"
-	if catchUp > 2*time.Second {
-		verdict = "fell behind"
+	if len(lat) == 0 {
+		return st, fmt.Errorf("%s: no live event arrived at %.0f commits/s", s.t.name, rate)
 	}
-	fmt.Printf("live %5.0f commits/s for %s: %d commits emitted in %s; behind by %d seqs at the end, caught up %s later; %.0f commits/s committed (%s); peak RSS %s\n",
-		rate, d, st.Commits, st.Elapsed.Round(time.Millisecond), last-lag, catchUp.Round(time.Millisecond),
-		float64(st.Commits)/total.Seconds(), verdict, mib(s.tap.peakRSS()))
-	return nil
+	st.catchUp = max(0, last.Sub(released))
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	st.p50, st.p99, st.max = q(0.5), q(0.99), lat[len(lat)-1]
+	// Kept up: the relay emitted on schedule, every event arrived, the
+	// last within the slack.
+	st.keptUp = st.delivered >= ls.Commits && st.catchUp <= keepUpSlack && ls.Elapsed < d+keepUpSlack
+	return st, nil
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

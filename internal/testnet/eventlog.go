@@ -127,6 +127,10 @@ func (l *eventLog) release(k int) int {
 	if k < 0 || l.visible+k > end {
 		k = end - l.visible
 	}
+	now := time.Now()
+	for i := l.visible - l.base; i < l.visible-l.base+k; i++ {
+		l.entries[i].ev.Time = now // a staged frame is emitted when released
+	}
 	l.visible += k
 	left := end - l.visible
 	if left == 0 {

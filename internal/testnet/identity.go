@@ -17,9 +17,13 @@ func (a *Account) DIDDocument() identity.DIDDocument {
 
 func (a *Account) didDocLocked() identity.DIDDocument {
 	did := a.did.String()
+	aka := []string{"at://" + a.handle.String()}
+	if a.net.opts.UndeclaredHandles {
+		aka = nil
+	}
 	return identity.DIDDocument{
 		DID:         a.did,
-		AlsoKnownAs: []string{"at://" + a.handle.String()},
+		AlsoKnownAs: aka,
 		VerificationMethod: []identity.DocVerificationMethod{{
 			ID:                 did + "#atproto",
 			Type:               "Multikey",

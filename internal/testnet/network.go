@@ -28,6 +28,12 @@ type Options struct {
 	// Logger receives the network's logs (component "testnet"); nil
 	// discards them.
 	Logger *slog.Logger
+	// UndeclaredHandles leaves the handle out of every DID document (no
+	// alsoKnownAs), so a service never resolves one: handles show as
+	// handle.invalid without any lookup. Benchmarks use it to run a
+	// service that cannot be pointed at the testnet DNS responder (the
+	// reference Tap) without a query leaving the machine.
+	UndeclaredHandles bool
 }
 
 // Network is a running loopback atproto network: PLC directory, PDS

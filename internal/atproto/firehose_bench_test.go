@@ -28,12 +28,13 @@ func BenchmarkDecodeFrame(b *testing.B) {
 		frame := frames[name]
 		b.Run(name, func(b *testing.B) {
 			f := NewFirehose(FirehoseOptions{})
+			var fr frameReader
 			received := time.Now()
 			b.SetBytes(int64(len(frame)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if ev, err := f.decode(frame, received); ev == nil || err != nil {
-					b.Fatalf("decode: %v, %v", ev, err)
+				if _, ok, err := f.decode(&fr, frame, received); !ok || err != nil {
+					b.Fatalf("decode: %v, %v", ok, err)
 				}
 			}
 		})

@@ -26,6 +26,7 @@ var errErrorFrame = errors.New("relay sent an error frame")
 func (f *Firehose) readLoop(ctx context.Context, conn *websocket.Conn, handle func(context.Context, FirehoseEvent) error) (delivered bool, err error) {
 	f.installControlHandlers(conn)
 	var buf bytes.Buffer
+	var fr frameReader
 	for {
 		if err := conn.SetReadDeadline(time.Now().Add(f.opts.ReadTimeout)); err != nil {
 			return delivered, err
@@ -50,7 +51,7 @@ func (f *Firehose) readLoop(ctx context.Context, conn *websocket.Conn, handle fu
 			f.logSkipped("skipped oversized firehose frame", "max_bytes", f.opts.MaxFrameBytes)
 			continue
 		}
-		ev, err := f.decode(buf.Bytes(), received)
+		ev, ok, err := f.decode(&fr, buf.Bytes(), received)
 		switch {
 		case errors.Is(err, errErrorFrame):
 			return delivered, err
@@ -58,10 +59,10 @@ func (f *Firehose) readLoop(ctx context.Context, conn *websocket.Conn, handle fu
 			f.malformed.Add(1)
 			f.logSkipped("skipped malformed firehose frame", "error", err, "bytes", buf.Len())
 			continue
-		case ev == nil:
+		case !ok:
 			continue // #info or a type tap does not consume
 		}
-		if err := handle(ctx, *ev); err != nil {
+		if err := handle(ctx, ev); err != nil {
 			return delivered, handlerError{err}
 		}
 		f.events.Add(1)
@@ -102,15 +103,24 @@ func readMessage(r io.Reader, buf *bytes.Buffer, max int) (oversized bool, err e
 	return true, nil
 }
 
+// frameReader reads the frames of one connection: every frame is decoded
+// through the same bytes.Reader, which spares an allocation a frame.
+// Nothing decoded points into the frame (cbor-gen copies strings and
+// bytes), so reusing the reader, like the read loop's buffer, is safe.
+type frameReader struct {
+	data bytes.Reader
+}
+
 // decode parses one binary frame: a CBOR header {op, t} followed by a CBOR
-// body. It returns nil without error for frames that are well-formed but
-// not repo events (#info, unknown types), errErrorFrame (wrapped) for an
-// error frame, and an error for anything malformed.
-func (f *Firehose) decode(data []byte, received time.Time) (*FirehoseEvent, error) {
-	r := bytes.NewReader(data)
+// body. ok is false, without error, for frames that are well-formed but
+// not repo events (#info, unknown types); err is errErrorFrame (wrapped)
+// for an error frame, and another error for anything malformed.
+func (f *Firehose) decode(fr *frameReader, data []byte, received time.Time) (ev FirehoseEvent, ok bool, err error) {
+	fr.data.Reset(data)
+	r := &fr.data
 	var h events.EventHeader
 	if err := h.UnmarshalCBOR(r); err != nil {
-		return nil, fmt.Errorf("header: %w", err)
+		return ev, false, fmt.Errorf("header: %w", err)
 	}
 	switch h.Op {
 	case events.EvtKindMessage:
@@ -119,19 +129,18 @@ func (f *Firehose) decode(data []byte, received time.Time) (*FirehoseEvent, erro
 		f.errorFrames.Add(1)
 		var ef events.ErrorFrame
 		if err := ef.UnmarshalCBOR(r); err != nil {
-			return nil, fmt.Errorf("%w (undecodable: %v)", errErrorFrame, err)
+			return ev, false, fmt.Errorf("%w (undecodable: %v)", errErrorFrame, err)
 		}
-		return nil, fmt.Errorf("%w: %s: %s", errErrorFrame, ef.Error, ef.Message)
+		return ev, false, fmt.Errorf("%w: %s: %s", errErrorFrame, ef.Error, ef.Message)
 	default:
-		return nil, fmt.Errorf("unknown op %d", h.Op)
+		return ev, false, fmt.Errorf("unknown op %d", h.Op)
 	}
 }
 
 // decodeMessage decodes the body of a message of type t.
-func (f *Firehose) decodeMessage(t string, r io.Reader, received time.Time) (*FirehoseEvent, error) {
-	ev := &FirehoseEvent{Received: received}
+func (f *Firehose) decodeMessage(t string, r io.Reader, received time.Time) (ev FirehoseEvent, ok bool, err error) {
+	ev.Received = received
 	var did string
-	var err error
 	switch t {
 	case "#commit":
 		ev.Commit = &comatproto.SyncSubscribeRepos_Commit{}
@@ -150,18 +159,18 @@ func (f *Firehose) decodeMessage(t string, r io.Reader, received time.Time) (*Fi
 		err = ev.Account.UnmarshalCBOR(r)
 		ev.Seq, did = ev.Account.Seq, ev.Account.Did
 	case "#info":
-		return nil, f.info(r)
+		return FirehoseEvent{}, false, f.info(r)
 	default:
 		f.ignored.Add(1)
-		return nil, nil
+		return FirehoseEvent{}, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s body: %w", t, err)
+		return FirehoseEvent{}, false, fmt.Errorf("%s body: %w", t, err)
 	}
 	if ev.DID, err = syntax.ParseDID(did); err != nil {
-		return nil, fmt.Errorf("%s seq %d: %w", t, ev.Seq, err)
+		return FirehoseEvent{}, false, fmt.Errorf("%s seq %d: %w", t, ev.Seq, err)
 	}
-	return ev, nil
+	return ev, true, nil
 }
 
 // info logs an #info message (e.g. OutdatedCursor: events were missed).

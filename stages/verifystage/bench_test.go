@@ -31,13 +31,14 @@ const benchHistory = 1000
 //
 //	go test -run '^$' -bench VerifyCommit -benchmem ./stages/verifystage/
 //
-// Each commit has four sub-benchmarks:
+// Each commit has five sub-benchmarks:
 //   - full: Process, everything the stage does for the event (repo row,
 //     rev order, signature, inversion, prevData chain, record ops);
 //   - signature: signedCommit (commit block from the CAR slice, structure,
 //     DID, key from the directory, k256 signature);
 //   - inversion: repo.VerifyCommitMessage, as Process calls it (CAR slice
 //     into a partial MST, ops inverted back to prevData);
+//   - repo: the repo row read (rev and prevData), from SQLite;
 //   - key: publicKey (directory lookup, key parsed from the DID document).
 func BenchmarkVerifyCommit(b *testing.B) {
 	fx := newBenchFixture(b)
@@ -58,6 +59,14 @@ func BenchmarkVerifyCommit(b *testing.B) {
 				for b.Loop() {
 					if _, err := repo.VerifyCommitMessage(b.Context(), c.ev.Commit); err != nil {
 						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("repo", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, ok, err := fx.stage.repo(b.Context(), c.ev.DID); !ok || err != nil {
+						b.Fatal(ok, err)
 					}
 				}
 			})

@@ -66,6 +66,12 @@ func (n *Network) RunLoad(ctx context.Context, opts LoadOptions) (LoadStats, err
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, len(accts))
+	// Every run draws its own records: a second run seeded like the first
+	// would rewrite the same records with identical content.
+	n.mu.Lock()
+	n.loads++
+	seed := n.opts.Seed ^ n.loads<<32
+	n.mu.Unlock()
 	l := &loader{opts: opts, start: time.Now()}
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
@@ -77,7 +83,7 @@ func (n *Network) RunLoad(ctx context.Context, opts LoadOptions) (LoadStats, err
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[w] = l.work(ctx, n.opts.Seed, w, mine)
+			errs[w] = l.work(ctx, seed, w, mine)
 		}()
 	}
 	wg.Wait()
@@ -174,6 +180,11 @@ func (a *Account) applyRandom(rng *rand.Rand, g *recordGen, createPct, updatePct
 		return "", errSkip
 	}
 	w := a.randomWrite(rng, g, createPct, updatePct)
+	for w.Action == ActionUpdate && a.repo.unchanged(w) {
+		// A PDS makes no commit for a write that changes nothing, and
+		// such a commit's CAR would lack the tree it claims to change.
+		w.Record = g.record(w.Collection)
+	}
 	res, err := a.repo.applyWrites([]Write{w}, a.key)
 	if err != nil {
 		return "", err

@@ -51,6 +51,7 @@ type Network struct {
 	stop   closers
 
 	mu       sync.RWMutex
+	loads    int64 // load runs so far (under mu): each one draws fresh records
 	accounts []*Account
 	byDID    map[syntax.DID]*Account
 	byHandle map[syntax.Handle]*Account

@@ -95,6 +95,13 @@ func (r *repoState) applyWrites(writes []Write, key atcrypto.PrivateKey) (*commi
 	return res, nil
 }
 
+// unchanged reports whether the update w would store the record already
+// at its path.
+func (r *repoState) unchanged(w Write) bool {
+	op, err := r.prepareOp(w)
+	return err == nil && op.CID == op.Prev
+}
+
 // prepareOps checks writes against the current tree and encodes records.
 func (r *repoState) prepareOps(writes []Write) ([]Op, error) {
 	ops := make([]Op, 0, len(writes))

@@ -41,7 +41,9 @@ func frameStarts(t testing.TB, data []byte) []int {
 	return out
 }
 
-func TestTruncated(t *testing.T) {
+func TestTruncated(t *testing.T) { forEachStore(t, testTruncated) }
+
+func testTruncated(t *testing.T) {
 	f := smallRepo(t)
 	data := f.car(t)
 	starts := frameStarts(t, data)
@@ -94,18 +96,22 @@ func (r *errReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func TestReaderErrors(t *testing.T) {
+func TestReaderErrors(t *testing.T) { forEachStore(t, testReaderErrors) }
+
+func testReaderErrors(t *testing.T) {
 	data := smallRepo(t).car(t)
 	netErr := errors.New("connection reset")
-	_, err := carstream.Open(t.Context(), &errReader{data[:len(data)/2], netErr}, carstream.Options{Dir: t.TempDir()})
+	_, err := carstream.Open(t.Context(), &errReader{data[:len(data)/2], netErr}, carstream.Options{Dir: t.TempDir(), MemoryBytes: memoryBytes(t)})
 	if !errors.Is(err, netErr) || errors.Is(err, carstream.ErrTruncated) {
 		t.Errorf("network error: %v", err)
 	}
-	_, err = carstream.Open(t.Context(), &errReader{data[:len(data)/2], io.ErrUnexpectedEOF}, carstream.Options{Dir: t.TempDir()})
+	_, err = carstream.Open(t.Context(), &errReader{data[:len(data)/2], io.ErrUnexpectedEOF}, carstream.Options{Dir: t.TempDir(), MemoryBytes: memoryBytes(t)})
 	wantErr(t, err, carstream.ErrTruncated)
 }
 
-func TestHashMismatch(t *testing.T) {
+func TestHashMismatch(t *testing.T) { forEachStore(t, testHashMismatch) }
+
+func testHashMismatch(t *testing.T) {
 	f := smallRepo(t)
 	for name, i := range map[string]int{"commit": 0, "node": 1, "record": len(f.blocks()) - 1} {
 		t.Run(name, func(t *testing.T) {
@@ -120,7 +126,9 @@ func TestHashMismatch(t *testing.T) {
 	}
 }
 
-func TestPartialTree(t *testing.T) {
+func TestPartialTree(t *testing.T) { forEachStore(t, testPartialTree) }
+
+func testPartialTree(t *testing.T) {
 	f := smallRepo(t)
 	for name, c := range map[string]cid.Cid{"root node": f.nodes[0].cid, "inner node": f.nodes[len(f.nodes)/2].cid} {
 		t.Run(name, func(t *testing.T) {
@@ -131,7 +139,9 @@ func TestPartialTree(t *testing.T) {
 	}
 }
 
-func TestMissingRecord(t *testing.T) {
+func TestMissingRecord(t *testing.T) { forEachStore(t, testMissingRecord) }
+
+func testMissingRecord(t *testing.T) {
 	f := smallRepo(t)
 	e := f.entries[len(f.entries)/3]
 	s := mustOpen(t, writeCAR(t, 1, []cid.Cid{f.root.cid}, without(f.blocks(), e.cid)))
@@ -163,7 +173,9 @@ func forgeSamePrefix(t testing.TB, c cid.Cid) cid.Cid {
 	return cid.NewCidV1(cid.DagCBOR, mh)
 }
 
-func TestBadHeader(t *testing.T) {
+func TestBadHeader(t *testing.T) { forEachStore(t, testBadHeader) }
+
+func testBadHeader(t *testing.T) {
 	f := smallRepo(t)
 	other := f.records[0].cid
 	raw := cid.NewCidV1(cid.Raw, f.root.cid.Hash())
@@ -186,7 +198,9 @@ func TestBadHeader(t *testing.T) {
 	}
 }
 
-func TestBadFrames(t *testing.T) {
+func TestBadFrames(t *testing.T) { forEachStore(t, testBadFrames) }
+
+func testBadFrames(t *testing.T) {
 	f := smallRepo(t)
 	head := writeCAR(t, 1, []cid.Cid{f.root.cid}, []block{f.root})
 	v0, err := cid.NewPrefixV0(multihash.SHA2_256).Sum([]byte("x"))
@@ -218,13 +232,17 @@ func frame(c, data []byte) []byte {
 	return append(append(out, c...), data...)
 }
 
-func TestNoCommit(t *testing.T) {
+func TestNoCommit(t *testing.T) { forEachStore(t, testNoCommit) }
+
+func testNoCommit(t *testing.T) {
 	f := smallRepo(t)
 	_, err := open(t, writeCAR(t, 1, []cid.Cid{f.root.cid}, f.blocks()[1:]), carstream.Options{})
 	wantErr(t, err, carstream.ErrNoCommit, f.root.cid.String())
 }
 
-func TestBadCommit(t *testing.T) {
+func TestBadCommit(t *testing.T) { forEachStore(t, testBadCommit) }
+
+func testBadCommit(t *testing.T) {
 	f := smallRepo(t)
 	cases := map[string]func(*repo.Commit){
 		"bad DID":      func(c *repo.Commit) { c.DID = "not-a-did" },
@@ -254,7 +272,9 @@ func TestBadCommit(t *testing.T) {
 	})
 }
 
-func TestLimits(t *testing.T) {
+func TestLimits(t *testing.T) { forEachStore(t, testLimits) }
+
+func testLimits(t *testing.T) {
 	f := smallRepo(t)
 	data := f.car(t)
 	if _, err := open(t, data, carstream.Options{MaxBytes: int64(len(data))}); err != nil {

@@ -225,7 +225,9 @@ func TestBulkBuilderMatchesIndigo(t *testing.T) {
 	}
 }
 
-func TestGeneratedRepo(t *testing.T) {
+func TestGeneratedRepo(t *testing.T) { forEachStore(t, testGeneratedRepo) }
+
+func testGeneratedRepo(t *testing.T) {
 	var buf bytes.Buffer
 	info := genRepoCAR(t, 3000, &buf, t.TempDir())
 	s := mustOpen(t, buf.Bytes())

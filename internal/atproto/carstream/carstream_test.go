@@ -15,10 +15,15 @@ import (
 )
 
 // open runs carstream.Open on data and closes the snapshot at cleanup.
+// Unless opts sets them, Dir is a fresh directory and MemoryBytes that of
+// the store mode the test runs under (forEachStore).
 func open(t testing.TB, data []byte, opts carstream.Options) (*carstream.Snapshot, error) {
 	t.Helper()
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
+	}
+	if opts.MemoryBytes == 0 {
+		opts.MemoryBytes = memoryBytes(t)
 	}
 	s, err := carstream.Open(t.Context(), bytes.NewReader(data), opts)
 	if err == nil {
@@ -71,7 +76,9 @@ func wantErr(t testing.TB, err, sentinel error, mentions ...string) {
 	}
 }
 
-func TestRoundTrip(t *testing.T) {
+func TestRoundTrip(t *testing.T) { forEachStore(t, testRoundTrip) }
+
+func testRoundTrip(t *testing.T) {
 	f := newFixture(t, randomPaths(rand.New(rand.NewPCG(1, 1)), 300))
 	data := f.car(t)
 	s := mustOpen(t, data)
@@ -113,7 +120,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestSignature(t *testing.T) {
+func TestSignature(t *testing.T) { forEachStore(t, testSignature) }
+
+func testSignature(t *testing.T) {
 	f := newFixture(t, randomPaths(rand.New(rand.NewPCG(2, 2)), 10))
 	s := mustOpen(t, f.car(t))
 	pub, err := f.priv.PublicKey()
@@ -130,7 +139,9 @@ func TestSignature(t *testing.T) {
 	wantErr(t, s.VerifySignature(other), carstream.ErrBadSignature)
 }
 
-func TestEmptyRepo(t *testing.T) {
+func TestEmptyRepo(t *testing.T) { forEachStore(t, testEmptyRepo) }
+
+func testEmptyRepo(t *testing.T) {
 	f := newFixture(t, nil)
 	s := mustOpen(t, f.car(t))
 	got, err := walk(t, s)
@@ -142,7 +153,9 @@ func TestEmptyRepo(t *testing.T) {
 	}
 }
 
-func TestBlockOrderDoesNotMatter(t *testing.T) {
+func TestBlockOrderDoesNotMatter(t *testing.T) { forEachStore(t, testBlockOrderDoesNotMatter) }
+
+func testBlockOrderDoesNotMatter(t *testing.T) {
 	f := newFixture(t, randomPaths(rand.New(rand.NewPCG(3, 3)), 200))
 	for seed := range uint64(5) {
 		bs := f.blocks()
@@ -154,7 +167,9 @@ func TestBlockOrderDoesNotMatter(t *testing.T) {
 	}
 }
 
-func TestRepeatedAndExtraBlocks(t *testing.T) {
+func TestRepeatedAndExtraBlocks(t *testing.T) { forEachStore(t, testRepeatedAndExtraBlocks) }
+
+func testRepeatedAndExtraBlocks(t *testing.T) {
 	f := newFixture(t, randomPaths(rand.New(rand.NewPCG(4, 4)), 50))
 	extra := recordBlock(t, "app.bsky.feed.post/notinthetree")
 	bs := slices.Concat(f.blocks(), f.blocks()[:10], []block{extra})
@@ -171,7 +186,9 @@ func TestRepeatedAndExtraBlocks(t *testing.T) {
 	}
 }
 
-func TestBlockNotFound(t *testing.T) {
+func TestBlockNotFound(t *testing.T) { forEachStore(t, testBlockNotFound) }
+
+func testBlockNotFound(t *testing.T) {
 	f := newFixture(t, randomPaths(rand.New(rand.NewPCG(5, 5)), 5))
 	s := mustOpen(t, f.car(t))
 	missing := recordBlock(t, "app.bsky.feed.post/missing").cid
@@ -183,10 +200,12 @@ func TestBlockNotFound(t *testing.T) {
 	wantErr(t, err, carstream.ErrNotFound)
 }
 
-func TestCloseRemovesSpillFile(t *testing.T) {
+func TestCloseRemovesSpillFile(t *testing.T) { forEachStore(t, testCloseRemovesSpillFile) }
+
+func testCloseRemovesSpillFile(t *testing.T) {
 	f := newFixture(t, randomPaths(rand.New(rand.NewPCG(6, 6)), 5))
 	dir := t.TempDir()
-	s, err := carstream.Open(t.Context(), bytes.NewReader(f.car(t)), carstream.Options{Dir: dir})
+	s, err := carstream.Open(t.Context(), bytes.NewReader(f.car(t)), carstream.Options{Dir: dir, MemoryBytes: memoryBytes(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,22 +224,26 @@ func TestCloseRemovesSpillFile(t *testing.T) {
 	wantErr(t, err, carstream.ErrClosed)
 }
 
-func TestFailedOpenLeavesNothing(t *testing.T) {
+func TestFailedOpenLeavesNothing(t *testing.T) { forEachStore(t, testFailedOpenLeavesNothing) }
+
+func testFailedOpenLeavesNothing(t *testing.T) {
 	f := newFixture(t, randomPaths(rand.New(rand.NewPCG(7, 7)), 20))
 	data := f.car(t)
 	dir := t.TempDir()
-	_, err := carstream.Open(t.Context(), bytes.NewReader(data[:len(data)-3]), carstream.Options{Dir: dir})
+	_, err := carstream.Open(t.Context(), bytes.NewReader(data[:len(data)-3]), carstream.Options{Dir: dir, MemoryBytes: memoryBytes(t)})
 	wantErr(t, err, carstream.ErrTruncated)
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("spill dir not empty after a failed Open: %v", ents)
 	}
 }
 
-func TestContextCanceled(t *testing.T) {
+func TestContextCanceled(t *testing.T) { forEachStore(t, testContextCanceled) }
+
+func testContextCanceled(t *testing.T) {
 	f := newFixture(t, randomPaths(rand.New(rand.NewPCG(8, 8)), 20))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := carstream.Open(ctx, bytes.NewReader(f.car(t)), carstream.Options{Dir: t.TempDir()})
+	_, err := carstream.Open(ctx, bytes.NewReader(f.car(t)), carstream.Options{Dir: t.TempDir(), MemoryBytes: memoryBytes(t)})
 	wantErr(t, err, context.Canceled)
 
 	s := mustOpen(t, f.car(t))
@@ -228,7 +251,9 @@ func TestContextCanceled(t *testing.T) {
 	wantErr(t, err, context.Canceled)
 }
 
-func TestWalkStopsAtCallbackError(t *testing.T) {
+func TestWalkStopsAtCallbackError(t *testing.T) { forEachStore(t, testWalkStopsAtCallbackError) }
+
+func testWalkStopsAtCallbackError(t *testing.T) {
 	f := newFixture(t, randomPaths(rand.New(rand.NewPCG(9, 9)), 20))
 	s := mustOpen(t, f.car(t))
 	stop := errors.New("stop")
@@ -245,7 +270,9 @@ func TestWalkStopsAtCallbackError(t *testing.T) {
 	}
 }
 
-func TestConcurrentReaders(t *testing.T) {
+func TestConcurrentReaders(t *testing.T) { forEachStore(t, testConcurrentReaders) }
+
+func testConcurrentReaders(t *testing.T) {
 	f := newFixture(t, randomPaths(newRand(12), 300))
 	s := mustOpen(t, f.car(t))
 	errs := make(chan error, 4)

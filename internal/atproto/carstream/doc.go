@@ -2,16 +2,24 @@
 // in one pass over the stream and in bounded memory, verifying everything
 // it reads.
 //
-// [Open] copies each block to a temporary spill file and keeps only a
-// compact in-memory index of about 16.5 bytes per block (8 bytes of digest,
-// offset and size, and a bucket table), built once at its exact size: a
-// repo of a million records (~280 MiB of CAR) is opened and walked with a
-// peak RSS near 60 MiB, where indigo's repo.LoadRepoFromCAR needs over
-// 1 GiB (TestBigRepoMemory). [Snapshot.Walk] streams the MST back from the
-// spill file, holding only the path from the root to the current node.
-// The spill file (and the index's scratch file while Open runs) is
+// [Open] stores each block and keeps a compact in-memory index of about
+// 16.5 bytes per block (8 bytes of digest, offset and size, and a bucket
+// table). Blocks stay in memory while they add up to at most
+// Options.MemoryBytes (1 MiB by default), in buffers pooled across
+// snapshots: a typical repo (tens to a few thousand records) is verified
+// and walked with no file and no system call, and in steady state without
+// allocating its buffers. A CAR that grows past the threshold is moved to
+// a temporary spill file mid-stream, and the rest follows it there; its
+// index is then built once at its exact size. Memory is bounded either
+// way, by the threshold plus the index: a repo of a million records
+// (~280 MiB of CAR) is opened and walked with a peak RSS near 60 MiB,
+// where indigo's repo.LoadRepoFromCAR needs over 1 GiB
+// (TestBigRepoMemory). [Snapshot.Walk] streams the MST back from memory or
+// from the spill file, holding only the path from the root to the current
+// node. The spill file (and the index's scratch file while Open runs) is
 // unlinked as soon as it is created where the OS allows it, so nothing is
-// left behind even if the process dies; Close releases it.
+// left behind even if the process dies; Close releases it, or returns the
+// memory buffers to their pool.
 //
 // # What is verified
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 	car "github.com/ipld/go-car"
@@ -19,7 +20,8 @@ var errBadVarint = errors.New("malformed varint")
 
 // frameReader reads CAR v1 frames (an unsigned varint length, then that
 // many bytes) from the stream, counting the bytes it consumes against the
-// MaxBytes limit. It reuses one buffer for every frame.
+// MaxBytes limit. It reuses one buffer for every frame. Frame readers are
+// pooled, with their buffers.
 type frameReader struct {
 	br   *bufio.Reader
 	n    int64 // bytes consumed so far
@@ -27,8 +29,34 @@ type frameReader struct {
 	buf  []byte
 }
 
+const (
+	// readBufferSize is the size of the stream's read buffer.
+	readBufferSize = 64 << 10
+	// maxPooledFrame is the largest frame buffer kept with a pooled
+	// frameReader; a larger one (a rare big block) is dropped.
+	maxPooledFrame = 64 << 10
+)
+
+var frameReaderPool = sync.Pool{New: func() any {
+	return &frameReader{br: bufio.NewReaderSize(nil, readBufferSize)}
+}}
+
+// newFrameReader returns a pooled frameReader reading r; release gives it
+// back.
 func newFrameReader(r io.Reader, opts Options) *frameReader {
-	return &frameReader{br: bufio.NewReaderSize(r, 64<<10), opts: opts}
+	fr := frameReaderPool.Get().(*frameReader)
+	fr.br.Reset(r)
+	fr.n, fr.opts = 0, opts
+	return fr
+}
+
+// release returns fr to the pool; it must not be used afterwards.
+func (fr *frameReader) release() {
+	fr.br.Reset(nil)
+	if cap(fr.buf) > maxPooledFrame {
+		fr.buf = nil
+	}
+	frameReaderPool.Put(fr)
 }
 
 // uvarint reads a minimally encoded unsigned varint of at most 9 bytes
@@ -126,7 +154,9 @@ func decodeHeader(b []byte) (root cid.Cid, err error) {
 		}
 	}()
 	framed := binary.AppendUvarint(make([]byte, 0, len(b)+binary.MaxVarintLen64), uint64(len(b)))
-	h, err := car.ReadHeader(bufio.NewReader(bytes.NewReader(append(framed, b...))))
+	framed = append(framed, b...)
+	// a read buffer the size of the frame: bufio's default is 4 KiB
+	h, err := car.ReadHeader(bufio.NewReaderSize(bytes.NewReader(framed), len(framed)))
 	if err != nil {
 		return cid.Undef, fmt.Errorf("%w: %w", ErrBadHeader, err)
 	}

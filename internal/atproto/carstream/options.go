@@ -12,6 +12,12 @@ const (
 	// (16 Mi blocks, i.e. at most about 264 MiB of index; a repo of a
 	// million records has about 1.27 Mi blocks).
 	DefaultMaxBlocks = 16 << 20
+	// DefaultMemoryBytes is the in-memory threshold when Options.MemoryBytes
+	// is 0 (1 MiB). Typical repos (10 KB to 1 MB of CAR) then never touch
+	// the disk, a CAR past it has some 3,000 blocks or more to spread the
+	// cost of the spill file over, and each concurrent Open holds at most
+	// this much of blocks in memory.
+	DefaultMemoryBytes = 1 << 20
 
 	// LimitMaxBytes is the largest accepted Options.MaxBytes (1 TiB): spill offsets are 40 bits.
 	LimitMaxBytes int64 = 1<<offsetBits - 1
@@ -25,6 +31,12 @@ const (
 type Options struct {
 	// Dir is the directory of the spill file; "" means os.TempDir().
 	Dir string
+	// MemoryBytes is how many bytes of blocks (CIDs and data) Open keeps in
+	// memory, in buffers pooled across snapshots, before it moves them to a
+	// spill file under Dir and continues there; 0 means DefaultMemoryBytes,
+	// a negative value spills from the first block. A CAR whose blocks fit
+	// creates no file at all.
+	MemoryBytes int
 	// MaxBytes caps the length of the whole CAR stream in bytes; 0 means
 	// DefaultMaxBytes. Exceeding it fails with ErrTooLarge.
 	MaxBytes int64
@@ -48,6 +60,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBlocks == 0 {
 		o.MaxBlocks = DefaultMaxBlocks
+	}
+	if o.MemoryBytes == 0 {
+		o.MemoryBytes = DefaultMemoryBytes
 	}
 	switch {
 	case o.MaxBytes < 0 || o.MaxBytes > LimitMaxBytes:

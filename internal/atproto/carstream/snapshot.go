@@ -11,18 +11,22 @@ import (
 	"github.com/ipfs/go-cid"
 )
 
-// Snapshot is a verified CAR held in a spill file: its commit, and an
-// index of its blocks. After Open returns, its methods are safe for
-// concurrent use, except Close, which must come last.
+// Snapshot is a verified CAR held in memory or in a spill file: its
+// commit, its blocks and an index of them. After Open returns, its methods
+// are safe for concurrent use, except Close, which must come last.
 type Snapshot struct {
-	spill     *spill
+	store     store
+	bufs      *memBufs // pooled buffers of store and idx while held in memory
+	limit     int      // Options.MemoryBytes
 	idx       index
 	commit    repo.Commit
 	commitCID cid.Cid
 	bytes     int64
+	blocks    int
 
 	nodes     atomic.Int64
 	records   atomic.Int64
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -40,9 +44,18 @@ type Stats struct {
 	Records int64
 }
 
-// Close removes the spill file. It is idempotent.
+// Close removes the spill file or returns the memory buffers to their
+// pool; later reads fail with ErrClosed. It is idempotent.
 func (s *Snapshot) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.spill.close() })
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.closeErr = s.store.close()
+		s.idx = index{}
+		if s.bufs != nil {
+			s.bufs.put(s.limit)
+			s.bufs = nil
+		}
+	})
 	return s.closeErr
 }
 
@@ -67,13 +80,13 @@ func (s *Snapshot) VerifySignature(pub atcrypto.PublicKey) error {
 
 // Stats returns the counters of the snapshot.
 func (s *Snapshot) Stats() Stats {
-	return Stats{Bytes: s.bytes, Blocks: s.idx.len(), Nodes: s.nodes.Load(), Records: s.records.Load()}
+	return Stats{Bytes: s.bytes, Blocks: s.blocks, Nodes: s.nodes.Load(), Records: s.records.Load()}
 }
 
 // Block returns a copy of the data of block c (for example a record's
-// DAG-CBOR bytes) read back from the spill file, or ErrNotFound.
+// DAG-CBOR bytes), or ErrNotFound.
 func (s *Snapshot) Block(c cid.Cid) ([]byte, error) {
-	data, ok, err := s.read(c.KeyString(), direct{s.spill}, true)
+	data, ok, err := s.read(c.KeyString(), direct{st: &s.store, fresh: true}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -83,24 +96,28 @@ func (s *Snapshot) Block(c cid.Cid) ([]byte, error) {
 	return data, nil
 }
 
-// spillReader reads n bytes of the spill file at off.
-type spillReader interface {
+// storeReader reads n bytes of the store at off.
+type storeReader interface {
 	read(off int64, n int) ([]byte, error)
 }
 
-// direct is a spillReader that returns a fresh slice for every read.
-type direct struct{ sp *spill }
-
-func (d direct) read(off int64, n int) ([]byte, error) {
-	b := make([]byte, n)
-	return b, d.sp.readAt(b, off)
+// direct is a storeReader that reads each block on its own: a fresh slice
+// if fresh or from the spill file, else a slice of the memory buffer.
+type direct struct {
+	st    *store
+	fresh bool
 }
+
+func (d direct) read(off int64, n int) ([]byte, error) { return d.st.view(off, n, d.fresh) }
 
 // read finds the block whose CID has binary form k. With withData it
 // returns the block's data, read through r; without, it only proves that
 // the block is present. Candidates are confirmed by comparing the full CID
-// stored in the spill file.
-func (s *Snapshot) read(k string, r spillReader, withData bool) ([]byte, bool, error) {
+// stored with the block.
+func (s *Snapshot) read(k string, r storeReader, withData bool) ([]byte, bool, error) {
+	if s.closed.Load() {
+		return nil, false, ErrClosed
+	}
 	if !supportedCID(k) {
 		return nil, false, nil
 	}
@@ -122,7 +139,7 @@ func (s *Snapshot) read(k string, r spillReader, withData bool) ([]byte, bool, e
 
 // loadCommit reads, decodes and checks the root block.
 func (s *Snapshot) loadCommit(root cid.Cid) error {
-	data, ok, err := s.read(root.KeyString(), direct{s.spill}, true)
+	data, ok, err := s.read(root.KeyString(), direct{st: &s.store}, true)
 	if err != nil {
 		return err
 	}

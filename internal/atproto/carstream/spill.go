@@ -6,8 +6,9 @@ import (
 	"os"
 )
 
-// spill is the temporary file that holds the CAR's blocks, each stored as
-// its 36-byte CID followed by its data. On systems that allow it the file
+// spill is a temporary file: the store of a CAR that outgrew
+// Options.MemoryBytes (its blocks, each stored as its 36-byte CID followed
+// by its data) or the index builder's scratch file. On systems that allow it the file
 // is unlinked right after creation, so nothing is left behind even if the
 // process is killed.
 type spill struct {

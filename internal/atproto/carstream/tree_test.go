@@ -114,7 +114,9 @@ func leaf(keys ...string) *nodeSpec {
 	return ns
 }
 
-func TestCraftedTreeMatchesIndigo(t *testing.T) {
+func TestCraftedTreeMatchesIndigo(t *testing.T) { forEachStore(t, testCraftedTreeMatchesIndigo) }
+
+func testCraftedTreeMatchesIndigo(t *testing.T) {
 	// a layer-2 root whose left subtree has no layer-1 key: the layer-1
 	// node is only a link, which is canonical
 	k := keysAt(t, keyFormat, 0, 2, 0, 1, 0)
@@ -146,7 +148,9 @@ func TestCraftedTreeMatchesIndigo(t *testing.T) {
 	}
 }
 
-func TestInconsistentTrees(t *testing.T) {
+func TestInconsistentTrees(t *testing.T) { forEachStore(t, testInconsistentTrees) }
+
+func testInconsistentTrees(t *testing.T) {
 	h00 := keysAt(t, keyFormat, 0, 0)
 	h10 := keysAt(t, keyFormat, 1, 0)
 	h01 := keysAt(t, keyFormat, 0, 1)
@@ -204,7 +208,9 @@ func mustNodeBytes(t testing.TB, ns *nodeSpec) []byte {
 	return nil
 }
 
-func TestCrossCheckWithIndigo(t *testing.T) {
+func TestCrossCheckWithIndigo(t *testing.T) { forEachStore(t, testCrossCheckWithIndigo) }
+
+func testCrossCheckWithIndigo(t *testing.T) {
 	f := newFixture(t, randomPaths(newRand(10), 2000))
 	data := f.car(t)
 	got, err := walk(t, mustOpen(t, data))

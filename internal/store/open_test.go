@@ -101,7 +101,7 @@ func TestSQLitePragmasOnEveryConnection(t *testing.T) {
 	want := map[string]string{
 		"busy_timeout": "10000", "journal_mode": "wal", "synchronous": "1", // NORMAL
 		"temp_store": "2", // MEMORY
-		"cache_size": "-32000", "foreign_keys": "0", "wal_autocheckpoint": "3000",
+		"cache_size": "-2000", "foreign_keys": "0", "wal_autocheckpoint": "3000",
 	}
 	var wg sync.WaitGroup
 	got := make([]map[string]string, n)

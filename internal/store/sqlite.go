@@ -22,7 +22,7 @@ var sqlitePragmas = []string{
 	"journal_mode = WAL",
 	"synchronous = NORMAL",
 	"temp_store = MEMORY",
-	"cache_size = -32000", // KiB, ≈32 MB per connection
+	"cache_size = -2000", // KiB per connection: the OS page cache holds the file anyway
 	"foreign_keys = OFF",
 	"wal_autocheckpoint = 3000",
 }

@@ -70,7 +70,7 @@ func NewCrawlClient(opts CrawlOptions) (*CrawlClient, error) {
 	return &CrawlClient{
 		base:   u,
 		ua:     opts.UserAgent,
-		client: &http.Client{Timeout: orDefault(opts.Timeout, DefaultCrawlTimeout)},
+		client: &http.Client{Timeout: orDefault(opts.Timeout, DefaultCrawlTimeout), Transport: NewTransport()},
 	}, nil
 }
 

@@ -36,7 +36,7 @@ const (
 func NewDirectory(opts DirectoryOptions) *identity.CacheDirectory {
 	base := &identity.BaseDirectory{
 		PLCURL:                opts.PLCURL,
-		HTTPClient:            http.Client{Timeout: 10 * time.Second},
+		HTTPClient:            http.Client{Timeout: 10 * time.Second, Transport: NewTransport()},
 		TryAuthoritativeDNS:   false,
 		SkipDNSDomainSuffixes: []string{".bsky.social"},
 		UserAgent:             opts.UserAgent,

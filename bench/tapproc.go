@@ -243,10 +243,15 @@ func (p *tapProc) stop() {
 	p.dropDB()
 }
 
+// addBatch is how many DIDs one /repos/add request carries: the
+// reference Tap answers HTTP 500 to 5,000 at once (one SQLite INSERT
+// with too many variables).
+const addBatch = 1000
+
 // addRepos registers dids in batches.
 func (p *tapProc) addRepos(dids []string) error {
-	for start := 0; start < len(dids); start += 5000 {
-		body, _ := json.Marshal(map[string]any{"dids": dids[start:min(start+5000, len(dids))]})
+	for start := 0; start < len(dids); start += addBatch {
+		body, _ := json.Marshal(map[string]any{"dids": dids[start:min(start+addBatch, len(dids))]})
 		resp, err := http.Post(p.base+"/repos/add", "application/json", strings.NewReader(string(body)))
 		if err != nil {
 			return err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -52,6 +53,8 @@ type DB struct {
 	bun     *bun.DB
 	dialect Dialect
 	log     *slog.Logger
+	// repoHead is the prepared statement of GetRepoHead.
+	repoHead *sql.Stmt
 }
 
 // Open connects to the database named by url, applies every pending migration and returns
@@ -92,13 +95,17 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, scrubError(fmt.Errorf("migrate %s database %s: %w", dialect, RedactURL(url), err), url)
 	}
+	if err := db.prepareRepoHead(ctx); err != nil {
+		_ = bdb.Close()
+		return nil, scrubError(fmt.Errorf("%s database %s: %w", dialect, RedactURL(url), err), url)
+	}
 	log.Info("database ready", "dialect", dialect, "url", RedactURL(url), "migrations_applied", applied)
 	return db, nil
 }
 
-// Close closes every pooled connection.
+// Close closes the prepared statements and every pooled connection.
 func (db *DB) Close() error {
-	return db.bun.Close()
+	return errors.Join(db.repoHead.Close(), db.bun.Close())
 }
 
 // Bun returns the underlying bun handle, for queries this package does not provide.

@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// RepoHead is the part of a repo row that the verify stage reads for every event: the head of
+// the repo's commit chain and its identity fields.
+type RepoHead struct {
+	// Status is the account status.
+	Status AccountStatus
+	// Handle is the last known handle; "" when unknown.
+	Handle string
+	// Rev is the rev of the last applied commit; "" before the first resync.
+	Rev string
+	// PrevData is the MST root CID of the last applied commit.
+	PrevData string
+}
+
+// repoHeadQuery selects a RepoHead; its one parameter is the DID, written as the dialect's
+// placeholder by repoHeadSQL. NULL columns of reference databases read as "".
+const repoHeadQuery = `SELECT status, COALESCE(handle, ''), COALESCE(rev, ''), COALESCE(prev_data, '') FROM repos WHERE did = `
+
+// repoHeadSQL returns repoHeadQuery for dialect d.
+func repoHeadSQL(d Dialect) string {
+	if d == DialectPostgres {
+		return repoHeadQuery + "$1"
+	}
+	return repoHeadQuery + "?"
+}
+
+// prepareRepoHead prepares the statement of GetRepoHead. database/sql prepares it again on
+// each pooled connection the first time that connection runs it.
+func (db *DB) prepareRepoHead(ctx context.Context) error {
+	stmt, err := db.bun.DB.PrepareContext(ctx, repoHeadSQL(db.dialect))
+	if err != nil {
+		return fmt.Errorf("prepare repo head query: %w", err)
+	}
+	db.repoHead = stmt
+	return nil
+}
+
+// GetRepoHead returns the status, handle, rev and prev_data of did's repo row, or an error
+// wrapping ErrNotFound if it is not tracked. It reads the same row as GetRepo, through one
+// prepared statement and without bun's query building and reflection, for the per-event read
+// of the verify stage.
+func (db *DB) GetRepoHead(ctx context.Context, did string) (RepoHead, error) {
+	var h RepoHead
+	err := db.repoHead.QueryRowContext(ctx, did).Scan((*string)(&h.Status), &h.Handle, &h.Rev, &h.PrevData)
+	if errors.Is(err, sql.ErrNoRows) {
+		return RepoHead{}, fmt.Errorf("repo %q: %w", did, ErrNotFound)
+	}
+	if err != nil {
+		return RepoHead{}, fmt.Errorf("get repo head %q: %w", did, err)
+	}
+	return h, nil
+}

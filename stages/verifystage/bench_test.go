@@ -38,8 +38,10 @@ const benchHistory = 1000
 //     DID, key from the directory, k256 signature);
 //   - inversion: repo.VerifyCommitMessage, as Process calls it (CAR slice
 //     into a partial MST, ops inverted back to prevData);
-//   - repo: the repo row read (rev and prevData), from SQLite;
-//   - key: publicKey (directory lookup, key parsed from the DID document).
+//   - repo: the repo row read (store.GetRepoHead: rev, prevData, handle,
+//     status), from SQLite;
+//   - key: publicKey (directory lookup, then the key parsed from the DID
+//     document, cached by the stage).
 func BenchmarkVerifyCommit(b *testing.B) {
 	fx := newBenchFixture(b)
 	for _, c := range fx.commits {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 
 	comatproto "github.com/bluesky-social/indigo/api/atproto"
 	"github.com/bluesky-social/indigo/atproto/repo"
@@ -34,7 +35,7 @@ func (s *Stage) commit(ctx context.Context, ev *pipeline.Event, next pipeline.Ne
 	}
 	prevData := ""
 	if msg.PrevData != nil {
-		prevData = cid.Cid(*msg.PrevData).String()
+		prevData = cidString(cid.Cid(*msg.PrevData))
 		if r.PrevData != "" && prevData != r.PrevData {
 			return s.desync(ctx, ev, fmt.Errorf("commit %s: prevData %s does not match the stored data %s", msg.Rev, prevData, r.PrevData))
 		}
@@ -46,19 +47,17 @@ func (s *Stage) commit(ctx context.Context, ev *pipeline.Event, next pipeline.Ne
 	s.Stats.Commits.Add(1)
 	return next(ctx, &pipeline.Event{
 		Kind: pipeline.KindRecords, DID: ev.DID, Seq: ev.Seq, Live: ev.Live, Received: ev.Received,
-		Records: &pipeline.Records{Rev: msg.Rev, DataCID: commit.Data.String(), PrevData: prevData, Ops: ops, Final: true},
+		Records: &pipeline.Records{Rev: msg.Rev, DataCID: cidString(commit.Data), PrevData: prevData, Ops: ops, Final: true},
 	})
 }
 
 // signedCommit reads the commit block of a CAR slice and checks its
-// structure, that it names did, and its signature.
+// structure (repo.LoadCommitFromCAR runs Commit.VerifyStructure), that it
+// names did, and its signature.
 func (s *Stage) signedCommit(ctx context.Context, did syntax.DID, car []byte) (*repo.Commit, error) {
 	commit, _, err := repo.LoadCommitFromCAR(ctx, bytes.NewReader(car))
 	if err != nil {
 		return nil, fmt.Errorf("unreadable commit: %w", err)
-	}
-	if err := commit.VerifyStructure(); err != nil {
-		return nil, fmt.Errorf("invalid commit: %w", err)
 	}
 	if commit.DID != did.String() {
 		return nil, fmt.Errorf("commit names %s, not the repo's DID %s", commit.DID, did)
@@ -77,12 +76,13 @@ func (s *Stage) failed(ctx context.Context, ev *pipeline.Event, what string, err
 	return s.desync(ctx, ev, fmt.Errorf("%s: %w", what, err))
 }
 
-// commitOps turns a commit's ops into record ops, reading record blocks
-// from the verified CAR slice.
+// commitOps turns the ops of a commit that repo.VerifyCommitMessage
+// accepted into record ops, reading record blocks from the verified CAR
+// slice.
 func commitOps(ctx context.Context, in []*comatproto.SyncSubscribeRepos_RepoOp, tree *repo.Repo) ([]pipeline.RecordOp, error) {
 	ops := make([]pipeline.RecordOp, 0, len(in))
 	for _, op := range in {
-		coll, rkey, err := syntax.ParseRepoPath(op.Path)
+		coll, rkey, err := verifiedOpPath(op)
 		if err != nil {
 			return nil, fmt.Errorf("op path %q: %w", op.Path, err)
 		}
@@ -98,13 +98,28 @@ func commitOps(ctx context.Context, in []*comatproto.SyncSubscribeRepos_RepoOp, 
 			if err != nil {
 				return nil, fmt.Errorf("record block %s of %s: %w", c, op.Path, err)
 			}
-			out.CID, out.Record = c.String(), blk.RawData()
+			out.CID, out.Record = cidString(c), blk.RawData()
 		default:
 			return nil, fmt.Errorf("unknown op action %q", op.Action)
 		}
 		ops = append(ops, out)
 	}
 	return ops, nil
+}
+
+// verifiedOpPath splits the path of an op of a commit that
+// repo.VerifyCommitMessage accepted. VerifyCommitMessage parses the path of
+// every create and update with a CID with syntax.ParseRepoPath, and fails
+// the commit if one does not parse: those are only split on their single
+// '/', without the NSID and record key regexes again. Any other op's path
+// (deletes, which indigo only uses as MST keys) is parsed here.
+func verifiedOpPath(op *comatproto.SyncSubscribeRepos_RepoOp) (syntax.NSID, syntax.RecordKey, error) {
+	if (op.Action == "create" || op.Action == "update") && op.Cid != nil {
+		if coll, rkey, ok := strings.Cut(op.Path, "/"); ok {
+			return syntax.NSID(coll), syntax.RecordKey(rkey), nil
+		}
+	}
+	return syntax.ParseRepoPath(op.Path)
 }
 
 // sync handles #sync: a newer repo state that differs from ours means the
@@ -123,7 +138,7 @@ func (s *Stage) sync(ctx context.Context, ev *pipeline.Event) error {
 		return s.failed(ctx, ev, "#sync", err)
 	}
 	s.Stats.Syncs.Add(1)
-	if r.Rev != "" && commit.Rev <= r.Rev || commit.Data.String() == r.PrevData {
+	if r.Rev != "" && commit.Rev <= r.Rev || cidString(commit.Data) == r.PrevData {
 		return nil
 	}
 	return s.desync(ctx, ev, fmt.Errorf("#sync to rev %s: the repo changed outside the commit stream", commit.Rev))

@@ -2,8 +2,9 @@
 // trusts nothing. Every ingest path goes through it.
 //
 //   - #commit: the commit's signature against the key of the DID named in
-//     the commit (resolved through the identity directory; on failure the
-//     identity is purged and re-resolved once, for key rotations); the
+//     the commit (resolved through the identity directory, and parsed once
+//     per DID and key declaration: keys.go; on failure the identity and its
+//     parsed key are purged and re-resolved once, for key rotations); the
 //     commit DID equals the repo DID; the rev is newer than the stored one
 //     (older or equal revs are replays and are skipped); indigo's
 //     repo.VerifyCommitMessage (op CIDs against the MST, Sync 1.1 inversion

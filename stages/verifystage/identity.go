@@ -19,13 +19,14 @@ var accountStatuses = map[string]store.AccountStatus{
 	"deleted":     store.AccountStatusDeleted,
 }
 
-// identity handles #identity: purge the cached identity, resolve it again
-// and emit an identity event if the handle changed.
+// identity handles #identity: purge the cached identity (and its parsed
+// key), resolve it again and emit an identity event if the handle changed.
 func (s *Stage) identity(ctx context.Context, ev *pipeline.Event, next pipeline.Next) error {
 	r, ok, err := s.repo(ctx, ev.DID)
 	if err != nil || !ok {
 		return err
 	}
+	s.keys.forget(ev.DID)
 	if err := s.dir.Purge(ctx, ev.DID.AtIdentifier()); err != nil {
 		s.logger.Warn("purging identity", "did", ev.DID, "error", err)
 	}
@@ -38,7 +39,7 @@ func (s *Stage) identity(ctx context.Context, ev *pipeline.Event, next pipeline.
 
 // handleChanged emits an identity event when handle differs from the
 // stored one.
-func (s *Stage) handleChanged(ctx context.Context, ev *pipeline.Event, r store.Repo, handle syntax.Handle, next pipeline.Next) error {
+func (s *Stage) handleChanged(ctx context.Context, ev *pipeline.Event, r store.RepoHead, handle syntax.Handle, next pipeline.Next) error {
 	if handle == "" || string(handle) == r.Handle {
 		return nil
 	}

@@ -42,7 +42,7 @@ func (s *Stage) snapshot(ctx context.Context, ev *pipeline.Event, next pipeline.
 	if r.Rev != "" && commit.Rev < r.Rev {
 		return fmt.Errorf("repo CAR from %s: rev %s is older than the stored rev %s", ev.Snapshot.Source, commit.Rev, r.Rev)
 	}
-	d := &differ{s: s, ev: ev, next: next, rev: commit.Rev, data: commit.Data.String()}
+	d := &differ{s: s, ev: ev, next: next, rev: commit.Rev, data: cidString(commit.Data)}
 	err = snap.WalkRecords(ctx, func(path string, c cid.Cid, data []byte) error { return d.visit(ctx, path, c, data) })
 	if err != nil {
 		return fmt.Errorf("repo CAR from %s: %w", ev.Snapshot.Source, err)
@@ -108,7 +108,7 @@ func (d *differ) visit(ctx context.Context, path string, c cid.Cid, data []byte)
 			continue
 		case ok && e.Path == path:
 			d.pos++
-			if e.CID == c.String() {
+			if e.CID == cidString(c) {
 				return nil
 			}
 			return d.add(ctx, pipeline.ActionUpdate, path, c, data)
@@ -146,7 +146,7 @@ func (d *differ) add(ctx context.Context, action pipeline.Action, path string, c
 	}
 	op := pipeline.RecordOp{Action: action, Collection: coll, RKey: rkey}
 	if action != pipeline.ActionDelete {
-		op.CID, op.Record = c.String(), bytes.Clone(data)
+		op.CID, op.Record = cidString(c), bytes.Clone(data)
 	}
 	d.batch = append(d.batch, op)
 	if len(d.batch) >= d.s.cfg.SnapshotBatch {

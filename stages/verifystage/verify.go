@@ -12,6 +12,7 @@ import (
 	"github.com/bluesky-social/indigo/atproto/identity"
 	"github.com/bluesky-social/indigo/atproto/syntax"
 
+	"github.com/tapkit/tap/config"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/pipeline"
 )
@@ -59,7 +60,11 @@ func NewFactory() pipeline.StageFactory {
 			if err != nil {
 				return nil, err
 			}
-			return New(*c.(*Config), db, dir, set.Logger), nil
+			var opts []Option
+			if global, err := pipeline.Resource[*config.Config](set); err == nil && global != nil {
+				opts = append(opts, WithKeyCacheSize(global.Identity.CacheSize))
+			}
+			return New(*c.(*Config), db, dir, set.Logger, opts...), nil
 		},
 	}
 }
@@ -74,20 +79,43 @@ type Stage struct {
 	cfg    Config
 	db     *store.DB
 	dir    identity.Directory
+	keys   *keyCache
 	logger *slog.Logger
 	// Stats are the stage's counters.
 	Stats Stats
 }
 
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	keyCacheSize int
+}
+
+// WithKeyCacheSize bounds how many parsed signing keys the stage keeps, one
+// per DID; the factory passes the identity cache size (identity.cache_size),
+// so that every cached identity can have its key parsed once. Zero or less
+// means DefaultKeyCacheSize.
+func WithKeyCacheSize(n int) Option {
+	return func(o *options) { o.keyCacheSize = n }
+}
+
 // New returns a verify stage.
-func New(cfg Config, db *store.DB, dir identity.Directory, logger *slog.Logger) *Stage {
+func New(cfg Config, db *store.DB, dir identity.Directory, logger *slog.Logger, opts ...Option) *Stage {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.SpillDir == "" {
 		cfg.SpillDir = os.TempDir()
 	}
-	return &Stage{cfg: cfg, db: db, dir: dir, logger: logger}
+	o := options{keyCacheSize: DefaultKeyCacheSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.keyCacheSize <= 0 {
+		o.keyCacheSize = DefaultKeyCacheSize
+	}
+	return &Stage{cfg: cfg, db: db, dir: dir, keys: newKeyCache(o.keyCacheSize), logger: logger}
 }
 
 // Start does nothing: the stage has no background work.
@@ -114,9 +142,10 @@ func (s *Stage) Process(ctx context.Context, ev *pipeline.Event, next pipeline.N
 	return next(ctx, ev)
 }
 
-// repo loads the repo of ev; ok is false when it is no longer tracked.
-func (s *Stage) repo(ctx context.Context, did syntax.DID) (store.Repo, bool, error) {
-	r, err := s.db.GetRepo(ctx, string(did))
+// repo loads what the stage reads of the repo of ev (rev, prevData, handle,
+// status); ok is false when it is no longer tracked.
+func (s *Stage) repo(ctx context.Context, did syntax.DID) (store.RepoHead, bool, error) {
+	r, err := s.db.GetRepoHead(ctx, string(did))
 	if errors.Is(err, store.ErrNotFound) {
 		return r, false, nil
 	}
@@ -130,9 +159,11 @@ func (s *Stage) desync(ctx context.Context, ev *pipeline.Event, reason error) er
 	return s.db.MarkDesynchronized(ctx, string(ev.DID), reason.Error())
 }
 
-// publicKey resolves the signing key of did; fresh purges the cache first.
+// publicKey resolves the signing key of did; fresh purges the cached
+// identity and parsed key first.
 func (s *Stage) publicKey(ctx context.Context, did syntax.DID, fresh bool) (atcrypto.PublicKey, error) {
 	if fresh {
+		s.keys.forget(did)
 		if err := s.dir.Purge(ctx, did.AtIdentifier()); err != nil {
 			return nil, fmt.Errorf("purging identity: %w", err)
 		}
@@ -141,7 +172,7 @@ func (s *Stage) publicKey(ctx context.Context, did syntax.DID, fresh bool) (atcr
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", did, err)
 	}
-	return ident.PublicKey()
+	return s.keys.publicKey(did, ident)
 }
 
 // verifySigned checks a signature with the cached key, and once more with

@@ -7,9 +7,11 @@ import (
 	"fmt"
 )
 
-// RepoHead is the part of a repo row that the verify stage reads for every event: the head of
-// the repo's commit chain and its identity fields.
+// RepoHead is the part of a repo row that the stages read for every event: the sync state,
+// the head of the repo's commit chain and its identity fields.
 type RepoHead struct {
+	// State is the sync state.
+	State RepoState
 	// Status is the account status.
 	Status AccountStatus
 	// Handle is the last known handle; "" when unknown.
@@ -22,7 +24,7 @@ type RepoHead struct {
 
 // repoHeadQuery selects a RepoHead; its one parameter is the DID, written as the dialect's
 // placeholder by repoHeadSQL. NULL columns of reference databases read as "".
-const repoHeadQuery = `SELECT status, COALESCE(handle, ''), COALESCE(rev, ''), COALESCE(prev_data, '') FROM repos WHERE did = `
+const repoHeadQuery = `SELECT state, status, COALESCE(handle, ''), COALESCE(rev, ''), COALESCE(prev_data, '') FROM repos WHERE did = `
 
 // repoHeadSQL returns repoHeadQuery for dialect d.
 func repoHeadSQL(d Dialect) string {
@@ -43,13 +45,13 @@ func (db *DB) prepareRepoHead(ctx context.Context) error {
 	return nil
 }
 
-// GetRepoHead returns the status, handle, rev and prev_data of did's repo row, or an error
+// GetRepoHead returns the state, status, handle, rev and prev_data of did's repo row, or an error
 // wrapping ErrNotFound if it is not tracked. It reads the same row as GetRepo, through one
 // prepared statement and without bun's query building and reflection, for the per-event read
-// of the verify stage.
+// of the scope, backfill and verify stages.
 func (db *DB) GetRepoHead(ctx context.Context, did string) (RepoHead, error) {
 	var h RepoHead
-	err := db.repoHead.QueryRowContext(ctx, did).Scan((*string)(&h.Status), &h.Handle, &h.Rev, &h.PrevData)
+	err := db.repoHead.QueryRowContext(ctx, did).Scan((*string)(&h.State), (*string)(&h.Status), &h.Handle, &h.Rev, &h.PrevData)
 	if errors.Is(err, sql.ErrNoRows) {
 		return RepoHead{}, fmt.Errorf("repo %q: %w", did, ErrNotFound)
 	}

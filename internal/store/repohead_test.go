@@ -20,12 +20,12 @@ func TestGetRepoHead(t *testing.T) {
 
 		head, err := db.GetRepoHead(ctx, "did:plc:full")
 		require.NoError(t, err)
-		require.Equal(t, store.RepoHead{Status: store.AccountStatusDeactivated, Handle: "alice.test", Rev: "3laaa", PrevData: "bafyprev"}, head)
+		require.Equal(t, store.RepoHead{State: store.RepoStateActive, Status: store.AccountStatusDeactivated, Handle: "alice.test", Rev: "3laaa", PrevData: "bafyprev"}, head)
 		requireHeadOfRepo(t, db, "did:plc:full")
 
 		head, err = db.GetRepoHead(ctx, "did:plc:new")
 		require.NoError(t, err)
-		require.Equal(t, store.RepoHead{Status: store.AccountStatusActive}, head)
+		require.Equal(t, store.RepoHead{State: store.RepoStatePending, Status: store.AccountStatusActive}, head)
 		requireHeadOfRepo(t, db, "did:plc:new")
 
 		_, err = db.GetRepoHead(ctx, "did:plc:nobody")
@@ -43,7 +43,7 @@ func TestGetRepoHeadNulls(t *testing.T) {
 		require.NoError(t, err)
 		head, err := db.GetRepoHead(t.Context(), "did:plc:ref")
 		require.NoError(t, err)
-		require.Equal(t, store.RepoHead{Status: store.AccountStatusActive}, head)
+		require.Equal(t, store.RepoHead{State: store.RepoStateActive, Status: store.AccountStatusActive}, head)
 		requireHeadOfRepo(t, db, "did:plc:ref")
 	})
 }
@@ -60,12 +60,12 @@ func TestGetRepoHeadFollowsWrites(t *testing.T) {
 			commit(t, db, ids, store.EventWrite{DID: "did:plc:a", Rev: rev})
 			head, err := db.GetRepoHead(ctx, "did:plc:a")
 			require.NoError(t, err)
-			require.Equal(t, store.RepoHead{Status: store.AccountStatusActive, Rev: rev.Rev, PrevData: rev.PrevData}, head)
+			require.Equal(t, store.RepoHead{State: store.RepoStatePending, Status: store.AccountStatusActive, Rev: rev.Rev, PrevData: rev.PrevData}, head)
 		}
 		commit(t, db, ids, identityWrite("did:plc:a", "a.test"))
 		head, err := db.GetRepoHead(ctx, "did:plc:a")
 		require.NoError(t, err)
-		require.Equal(t, store.RepoHead{Status: store.AccountStatusActive, Handle: "a.test", Rev: "rev2", PrevData: "data2"}, head)
+		require.Equal(t, store.RepoHead{State: store.RepoStatePending, Status: store.AccountStatusActive, Handle: "a.test", Rev: "rev2", PrevData: "data2"}, head)
 
 		require.NoError(t, db.RemoveRepos(ctx, []string{"did:plc:a"}))
 		_, err = db.GetRepoHead(ctx, "did:plc:a")
@@ -109,5 +109,5 @@ func requireHeadOfRepo(t *testing.T, db *store.DB, did string) {
 	require.NoError(t, err)
 	head, err := db.GetRepoHead(t.Context(), did)
 	require.NoError(t, err)
-	require.Equal(t, store.RepoHead{Status: r.Status, Handle: r.Handle, Rev: r.Rev, PrevData: r.PrevData}, head)
+	require.Equal(t, store.RepoHead{State: r.State, Status: r.Status, Handle: r.Handle, Rev: r.Rev, PrevData: r.PrevData}, head)
 }

@@ -89,7 +89,7 @@ type Stage struct {
 func (s *Stage) Process(ctx context.Context, ev *pipeline.Event, next pipeline.Next) error {
 	switch ev.Kind {
 	case pipeline.KindCommit, pipeline.KindSync:
-		r, err := s.db.GetRepo(ctx, ev.DID.String())
+		r, err := s.db.GetRepoHead(ctx, ev.DID.String())
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		} else if err != nil {

@@ -77,7 +77,7 @@ func (s *ScopeStage) Process(ctx context.Context, ev *pipeline.Event, next pipel
 	default:
 		return next(ctx, ev)
 	}
-	_, err := s.db.GetRepo(ctx, string(ev.DID))
+	_, err := s.db.GetRepoHead(ctx, string(ev.DID))
 	if err == nil {
 		return next(ctx, ev)
 	}

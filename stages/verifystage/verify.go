@@ -62,7 +62,9 @@ func NewFactory() pipeline.StageFactory {
 			}
 			var opts []Option
 			if global, err := pipeline.Resource[*config.Config](set); err == nil && global != nil {
-				opts = append(opts, WithKeyCacheSize(global.Identity.CacheSize))
+				// at most DefaultKeyCacheSize: a parsed key takes ≈380 bytes,
+				// and the identity cache defaults to 2,000,000 entries
+				opts = append(opts, WithKeyCacheSize(min(global.Identity.CacheSize, DefaultKeyCacheSize)))
 			}
 			return New(*c.(*Config), db, dir, set.Logger, opts...), nil
 		},
@@ -93,8 +95,8 @@ type options struct {
 }
 
 // WithKeyCacheSize bounds how many parsed signing keys the stage keeps, one
-// per DID; the factory passes the identity cache size (identity.cache_size),
-// so that every cached identity can have its key parsed once. Zero or less
+// per DID; the factory passes the identity cache size (identity.cache_size)
+// capped at DefaultKeyCacheSize (≈38 MB of keys at most). Zero or less
 // means DefaultKeyCacheSize.
 func WithKeyCacheSize(n int) Option {
 	return func(o *options) { o.keyCacheSize = n }

@@ -111,3 +111,20 @@ func requireHeadOfRepo(t *testing.T, db *store.DB, did string) {
 	require.NoError(t, err)
 	require.Equal(t, store.RepoHead{State: r.State, Status: r.Status, Handle: r.Handle, Rev: r.Rev, PrevData: r.PrevData}, head)
 }
+
+// TestGetRepoHeadMemo: within WithRepoHead's context the memo answers for its DID only.
+func TestGetRepoHeadMemo(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
+		addRepos(t, db, "did:plc:a", "did:plc:b")
+		memo := store.RepoHead{State: store.RepoStateActive, Status: store.AccountStatusActive, Rev: "memo"}
+		ctx := store.WithRepoHead(t.Context(), "did:plc:a", memo)
+		head, err := db.GetRepoHead(ctx, "did:plc:a")
+		require.NoError(t, err)
+		require.Equal(t, memo, head)
+		head, err = db.GetRepoHead(ctx, "did:plc:b")
+		require.NoError(t, err)
+		require.Equal(t, store.RepoHead{State: store.RepoStatePending, Status: store.AccountStatusActive}, head)
+		_, err = db.GetRepoHead(ctx, "did:plc:nobody")
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+}

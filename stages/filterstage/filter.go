@@ -77,9 +77,10 @@ func (s *ScopeStage) Process(ctx context.Context, ev *pipeline.Event, next pipel
 	default:
 		return next(ctx, ev)
 	}
-	_, err := s.db.GetRepoHead(ctx, string(ev.DID))
+	head, err := s.db.GetRepoHead(ctx, string(ev.DID))
 	if err == nil {
-		return next(ctx, ev)
+		// the stages after this one read the same row: they get it from ctx
+		return next(store.WithRepoHead(ctx, string(ev.DID), head), ev)
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return err

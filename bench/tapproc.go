@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -186,6 +187,9 @@ func (p *tapProc) dropDB() {
 	}
 }
 
+// profiling serialises CPU profiles (the runtime takes one at a time).
+var profiling sync.Mutex
+
 // pprofBase is tap's metrics server when BENCH_PPROF names a directory
 // for CPU profiles.
 var pprofBase string
@@ -212,6 +216,8 @@ func profile(name string, d time.Duration) {
 			defer f.Close()
 			_, _ = io.Copy(f, resp.Body)
 		}
+		profiling.Lock() // one CPU profile at a time: a later one waits
+		defer profiling.Unlock()
 		save(fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds())), name+".pprof")
 		save("/debug/pprof/heap", name+".heap.pprof")
 	}()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 
@@ -9,7 +10,7 @@ import (
 )
 
 // maxStatementBytes bounds the event JSON carried by one outbox INSERT statement (besides
-// batchSize rows), so that a batch of large records never builds a huge statement.
+// batchSize rows), so that a batch of large records never binds a huge statement.
 const maxStatementBytes = 4 << 20
 
 // RecordChange is one change to the record index of a repo.
@@ -88,15 +89,20 @@ type CommitResult struct {
 // identity updates; an event of an untracked repo writes nothing. The repo rows of the batch
 // are locked first (FOR UPDATE on Postgres; SQLite transactions are exclusive), so a repo
 // removed concurrently is either removed before the batch (its events write nothing) or after
-// it (with everything the batch wrote). Statements are multi-row and chunked.
+// it (with everything the batch wrote). Statements are multi-row, chunked and prepared (see
+// stmts.go).
 //
 // If the transaction fails nothing is written and the error is returned; the ids it took are
 // skipped, never reused.
 func (db *DB) CommitBatch(ctx context.Context, ids *OutboxIDs, events []EventWrite) (CommitResult, error) {
+	stmts, err := db.stmts(ctx)
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("commit batch: %w", err)
+	}
 	limit := ids.limit
 	var res CommitResult
-	err := db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		tracked, err := db.lockRepos(ctx, tx, events)
+	err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		tracked, err := lockRepos(ctx, tx.Tx, stmts, events)
 		if err != nil {
 			return err
 		}
@@ -104,7 +110,7 @@ func (db *DB) CommitBatch(ctx context.Context, ids *OutboxIDs, events []EventWri
 		if err := p.assignIDs(ctx, tx, ids, events); err != nil {
 			return err
 		}
-		if res.Rows, err = p.exec(ctx, tx); err != nil {
+		if res.Rows, err = p.exec(ctx, tx.Tx, stmts); err != nil {
 			return err
 		}
 		res.Outcomes = p.outcomes
@@ -117,27 +123,26 @@ func (db *DB) CommitBatch(ctx context.Context, ids *OutboxIDs, events []EventWri
 	return res, nil
 }
 
-// lockRepos returns which DIDs of events are tracked, locking their repo rows in DID order.
-func (db *DB) lockRepos(ctx context.Context, tx bun.Tx, events []EventWrite) (map[string]bool, error) {
+// lockRepos returns which DIDs of events are tracked, locking their repo rows in DID order
+// (FOR UPDATE on Postgres).
+func lockRepos(ctx context.Context, tx *sql.Tx, stmts *preparedStmts, events []EventWrite) (map[string]bool, error) {
 	dids := make([]string, 0, len(events))
 	for _, ev := range events {
 		dids = append(dids, ev.DID)
 	}
 	slices.Sort(dids)
 	dids = slices.Compact(dids)
+	args := make([]any, len(dids))
+	for i, did := range dids {
+		args[i] = did
+	}
+	found, err := stmts.queryDIDs(ctx, tx, stmtLockRepos, args)
+	if err != nil {
+		return nil, fmt.Errorf("lock repos: %w", err)
+	}
 	tracked := make(map[string]bool, len(dids))
-	for chunk := range slices.Chunk(dids, batchSize) {
-		var found []string
-		q := tx.NewSelect().Model((*Repo)(nil)).Column("did").Where("did IN (?)", bun.List(chunk)).Order("did")
-		if db.dialect == DialectPostgres {
-			q = q.For("UPDATE")
-		}
-		if err := q.Scan(ctx, &found); err != nil {
-			return nil, fmt.Errorf("lock repos: %w", err)
-		}
-		for _, did := range found {
-			tracked[did] = true
-		}
+	for _, did := range found {
+		tracked[did] = true
 	}
 	return tracked, nil
 }
@@ -255,140 +260,97 @@ func (p *batchPlan) assignIDs(ctx context.Context, tx bun.Tx, ids *OutboxIDs, ev
 	return nil
 }
 
-// repoRevRow and repoIdentityRow are the columns of repos that a batch updates, for multi-row
-// UPDATE … FROM (VALUES …) statements.
-type repoRevRow struct {
-	bun.BaseModel `bun:"table:repos,alias:r"`
-	DID           string `bun:"did,pk"`
-	Rev           string `bun:"rev"`
-	PrevData      string `bun:"prev_data"`
-}
-
-type repoIdentityRow struct {
-	bun.BaseModel `bun:"table:repos,alias:r"`
-	DID           string        `bun:"did,pk"`
-	Handle        string        `bun:"handle"`
-	Status        AccountStatus `bun:"status"`
-}
-
 // exec writes the plan and returns the number of row writes.
-func (p *batchPlan) exec(ctx context.Context, tx bun.Tx) (int, error) {
-	upserts, deletes := p.recordRows()
-	revs, handles, statuses := p.repoRows()
+func (p *batchPlan) exec(ctx context.Context, tx *sql.Tx, stmts *preparedStmts) (int, error) {
+	deleted := make([]any, len(p.deleted))
+	for i, did := range p.deleted {
+		deleted[i] = did
+	}
+	upserts, deletes := p.recordArgs()
+	revs, handles, statuses := p.repoArgs()
+	rows := func(what string, k rowStmtKind, args []any) func() error {
+		return func() error {
+			if err := stmts.execRows(ctx, tx, k, args); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			return nil
+		}
+	}
 	steps := []func() error{
-		func() error { return deleteRepoRows(ctx, tx, p.deleted) },
-		func() error { return deleteRecords(ctx, tx, deletes) },
-		func() error { return upsertRecords(ctx, tx, upserts) },
-		func() error { return insertOutbox(ctx, tx, p.rows) },
-		func() error { return bulkUpdate(ctx, tx, revs, "rev", "prev_data") },
-		func() error { return bulkUpdate(ctx, tx, handles, "handle", "status") },
-		func() error { return bulkUpdate(ctx, tx, statuses, "status") },
+		rows("delete repos", stmtDeleteRepoRecords, deleted),
+		rows("delete repos", stmtDeleteResyncBuffers, deleted),
+		rows("delete repos", stmtDeleteRepos, deleted),
+		rows("delete records", stmtDeleteRecords, deletes),
+		rows("upsert records", stmtUpsertRecords, upserts),
+		func() error { return insertOutbox(ctx, tx, stmts, p.rows) },
+		rows("update repos ([rev prev_data])", stmtUpdateRevs, revs),
+		rows("update repos ([handle status])", stmtUpdateHandles, handles),
+		rows("update repos ([status])", stmtUpdateStatuses, statuses),
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return 0, err
 		}
 	}
-	return len(p.deleted) + len(deletes) + len(upserts) + len(p.rows) + len(revs) + len(handles) + len(statuses), nil
+	return len(p.deleted) + rowCount(stmtDeleteRecords, deletes) + rowCount(stmtUpsertRecords, upserts) +
+		len(p.rows) + rowCount(stmtUpdateRevs, revs) + rowCount(stmtUpdateHandles, handles) +
+		rowCount(stmtUpdateStatuses, statuses), nil
 }
 
-// recordRows returns the record index rows to upsert and the keys to delete.
-func (p *batchPlan) recordRows() (upserts []RepoRecord, deletes []bun.TupleValues) {
+// recordArgs returns the parameters of the record index rows to upsert (did, collection,
+// rkey, cid) and of the keys to delete (did, collection, rkey).
+func (p *batchPlan) recordArgs() (upserts, deletes []any) {
 	for _, k := range p.recOrder {
 		rc, ok := p.records[k]
 		switch {
 		case !ok:
 		case rc.Delete:
-			deletes = append(deletes, bun.Tuple([]string{k.did, k.collection, k.rkey}))
+			deletes = append(deletes, k.did, k.collection, k.rkey)
 		default:
-			upserts = append(upserts, RepoRecord{DID: k.did, Collection: k.collection, RKey: k.rkey, CID: rc.CID})
+			upserts = append(upserts, k.did, k.collection, k.rkey, rc.CID)
 		}
 	}
 	return upserts, deletes
 }
 
-// repoRows returns the repo row updates: revs, identity changes with a handle, and status-only
-// changes.
-func (p *batchPlan) repoRows() (revs []repoRevRow, handles, statuses []repoIdentityRow) {
+// repoArgs returns the parameters of the repo row updates: revs (did, rev, prev_data),
+// identity changes with a handle (did, handle, status), and status-only changes (did,
+// status).
+func (p *batchPlan) repoArgs() (revs, handles, statuses []any) {
 	for _, did := range p.repos {
 		if rev, ok := p.revs[did]; ok {
-			revs = append(revs, repoRevRow{DID: did, Rev: rev.Rev, PrevData: rev.PrevData})
+			revs = append(revs, did, rev.Rev, rev.PrevData)
 		}
 		id, ok := p.idents[did]
 		switch {
 		case !ok:
 		case id.Handle != "":
-			handles = append(handles, repoIdentityRow{DID: did, Handle: id.Handle, Status: id.Status})
+			handles = append(handles, did, id.Handle, string(id.Status))
 		default:
-			statuses = append(statuses, repoIdentityRow{DID: did, Status: id.Status})
+			statuses = append(statuses, did, string(id.Status))
 		}
 	}
 	return revs, handles, statuses
 }
 
-// deleteRepoRows deletes the record index, resync buffer and repo rows of dids.
-func deleteRepoRows(ctx context.Context, tx bun.Tx, dids []string) error {
-	models := []any{(*RepoRecord)(nil), (*ResyncBuffer)(nil), (*Repo)(nil)}
-	for chunk := range slices.Chunk(dids, batchSize) {
-		for _, model := range models {
-			if _, err := tx.NewDelete().Model(model).Where("did IN (?)", bun.List(chunk)).Exec(ctx); err != nil {
-				return fmt.Errorf("delete repos: %w", err)
-			}
-		}
-	}
-	return nil
-}
-
-// deleteRecords deletes record index rows by (did, collection, rkey).
-func deleteRecords(ctx context.Context, tx bun.Tx, keys []bun.TupleValues) error {
-	for chunk := range slices.Chunk(keys, batchSize) {
-		_, err := tx.NewDelete().Model((*RepoRecord)(nil)).
-			Where("(did, collection, rkey) IN (?)", bun.List(chunk)).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("delete records: %w", err)
-		}
-	}
-	return nil
-}
-
-// upsertRecords inserts or replaces record index rows.
-func upsertRecords(ctx context.Context, tx bun.Tx, rows []RepoRecord) error {
-	for chunk := range slices.Chunk(rows, batchSize) {
-		_, err := tx.NewInsert().Model(&chunk).
-			On("CONFLICT (did, collection, rkey) DO UPDATE").
-			Set("cid = EXCLUDED.cid").
-			Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("upsert records: %w", err)
-		}
-	}
-	return nil
-}
-
 // insertOutbox inserts outbox rows, at most batchSize rows and about maxStatementBytes of
 // event JSON per statement.
-func insertOutbox(ctx context.Context, tx bun.Tx, rows []OutboxBuffer) error {
+func insertOutbox(ctx context.Context, tx *sql.Tx, stmts *preparedStmts, rows []OutboxBuffer) error {
+	var args []any
 	for len(rows) > 0 {
 		n, size := 0, 0
 		for n < len(rows) && n < batchSize && (n == 0 || size+len(rows[n].Data) <= maxStatementBytes) {
 			size += len(rows[n].Data)
 			n++
 		}
-		chunk := rows[:n]
-		if _, err := tx.NewInsert().Model(&chunk).Exec(ctx); err != nil {
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = append(args, r.ID, r.DID, r.Live, r.Data)
+		}
+		if err := stmts.execRows(ctx, tx, stmtInsertOutbox, args); err != nil {
 			return fmt.Errorf("insert outbox: %w", err)
 		}
 		rows = rows[n:]
-	}
-	return nil
-}
-
-// bulkUpdate sets columns of the repos rows in rows (matched by DID).
-func bulkUpdate[T any](ctx context.Context, tx bun.Tx, rows []T, columns ...string) error {
-	for chunk := range slices.Chunk(rows, batchSize) {
-		if _, err := tx.NewUpdate().Model(&chunk).Column(columns...).Bulk().Exec(ctx); err != nil {
-			return fmt.Errorf("update repos (%v): %w", columns, err)
-		}
 	}
 	return nil
 }

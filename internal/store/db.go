@@ -55,6 +55,8 @@ type DB struct {
 	log     *slog.Logger
 	// repoHead is the prepared statement of GetRepoHead.
 	repoHead *sql.Stmt
+	// stmtCache holds the prepared statements of the hot paths (stmts.go).
+	stmtCache stmtCache
 }
 
 // Open connects to the database named by url, applies every pending migration and returns
@@ -105,7 +107,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 
 // Close closes the prepared statements and every pooled connection.
 func (db *DB) Close() error {
-	return errors.Join(db.repoHead.Close(), db.bun.Close())
+	return errors.Join(db.repoHead.Close(), db.stmtCache.close(), db.bun.Close())
 }
 
 // Bun returns the underlying bun handle, for queries this package does not provide.

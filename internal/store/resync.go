@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -29,28 +30,37 @@ func (db *DB) ClaimResync(ctx context.Context, now time.Time) (repo Repo, ok boo
 	return Repo{}, false, nil
 }
 
-func (db *DB) claimState(ctx context.Context, st RepoState, now int64) (Repo, bool, error) {
-	pick := db.bun.NewSelect().Model((*Repo)(nil)).Column("did").
-		Where("state = ?", st).
-		Where("(retry_after = 0 OR retry_after <= ?)", now).
-		Limit(1)
-	if db.dialect == DialectPostgres {
-		pick = pick.For("UPDATE SKIP LOCKED")
+// claimSQL returns the statement that claims one repo in state st; its one parameter is the
+// time (unix seconds) retry_after must have passed. The states are literals, not parameters,
+// so that Postgres plans the prepared statement for the state it claims: a plan made for any
+// state could scan every repo to find none in a rare state. Nullable columns read as "".
+func claimSQL(d Dialect, st RepoState) string {
+	lock := ""
+	if d == DialectPostgres {
+		lock = " FOR UPDATE SKIP LOCKED"
 	}
-	var repos []Repo
-	_, err := db.bun.NewUpdate().Model((*Repo)(nil)).
-		Set("state = ?", RepoStateResyncing).
-		Where("did = (?)", pick).
-		Where("state = ?", st).
-		Returning("*").
-		Exec(ctx, &repos)
+	return placeholders(d, "UPDATE repos SET state = '"+string(RepoStateResyncing)+"' WHERE did = "+
+		"(SELECT did FROM repos WHERE state = '"+string(st)+"' AND (retry_after = 0 OR retry_after <= ?) LIMIT 1"+
+		lock+") AND state = '"+string(st)+"' RETURNING did, state, status, COALESCE(handle, ''), COALESCE(rev, ''), "+
+		"COALESCE(prev_data, ''), COALESCE(error_msg, ''), retry_count, retry_after")
+}
+
+func (db *DB) claimState(ctx context.Context, st RepoState, now int64) (Repo, bool, error) {
+	stmts, err := db.stmts(ctx)
 	if err != nil {
 		return Repo{}, false, fmt.Errorf("claim resync: %w", err)
 	}
-	if len(repos) == 0 {
+	var r Repo
+	err = stmts.claim[st].QueryRowContext(ctx, now).Scan(
+		&r.DID, (*string)(&r.State), (*string)(&r.Status), &r.Handle, &r.Rev, &r.PrevData,
+		&r.ErrorMsg, &r.RetryCount, &r.RetryAfter)
+	if errors.Is(err, sql.ErrNoRows) {
 		return Repo{}, false, nil
 	}
-	return repos[0], true, nil
+	if err != nil {
+		return Repo{}, false, fmt.Errorf("claim resync: %w", err)
+	}
+	return r, true, nil
 }
 
 // FinishResync records a finished resync: a repo still resyncing becomes
@@ -129,22 +139,44 @@ type IndexEntry struct {
 	CID string `bun:"cid"`
 }
 
-// RecordIndexPage returns up to limit index entries of did whose path
-// sorts after afterPath, in MST key order (bytewise on "collection/rkey",
-// which is not the order of (collection, rkey)).
-func (db *DB) RecordIndexPage(ctx context.Context, did, afterPath string, limit int) ([]IndexEntry, error) {
+// indexPageSQL returns the statement of RecordIndexPage: its parameters are the DID, the
+// path to start after and the limit.
+func indexPageSQL(d Dialect) string {
 	path := "collection || '/' || rkey"
-	if db.dialect == DialectPostgres {
+	if d == DialectPostgres {
 		path = `(collection || '/' || rkey) COLLATE "C"`
 	}
-	rows := []IndexEntry{}
-	err := db.bun.NewSelect().Model((*RepoRecord)(nil)).
-		ColumnExpr(path+" AS path").Column("cid").
-		Where("did = ?", did).
-		Where(path+" > ?", afterPath).
-		OrderExpr(path).Limit(int64(limit)).Scan(ctx, &rows)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	return placeholders(d, "SELECT "+path+" AS path, cid FROM repo_records WHERE did = ? AND "+path+" > ? "+
+		"ORDER BY "+path+" LIMIT ?")
+}
+
+// RecordIndexPage returns up to limit index entries of did whose path
+// sorts after afterPath, in MST key order (bytewise on "collection/rkey",
+// which is not the order of (collection, rkey)). A limit of 0 means no limit.
+func (db *DB) RecordIndexPage(ctx context.Context, did, afterPath string, limit int) ([]IndexEntry, error) {
+	stmts, err := db.stmts(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("read record index of %s: %w", did, err)
 	}
-	return rows, nil
+	lim := int64(limit)
+	if limit == 0 {
+		lim = math.MaxInt64
+	}
+	rows, err := stmts.indexPage.QueryContext(ctx, did, afterPath, lim)
+	if err != nil {
+		return nil, fmt.Errorf("read record index of %s: %w", did, err)
+	}
+	defer rows.Close()
+	page := []IndexEntry{}
+	for rows.Next() {
+		var e IndexEntry
+		if err := rows.Scan(&e.Path, &e.CID); err != nil {
+			return nil, fmt.Errorf("read record index of %s: %w", did, err)
+		}
+		page = append(page, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read record index of %s: %w", did, err)
+	}
+	return page, nil
 }

@@ -53,14 +53,34 @@ func isSecretKey(key string) bool {
 }
 
 // RedactURL hides the password of a URL with user info (as "xxxxx"); other
-// URLs and strings that do not parse are returned unchanged.
+// URLs are returned unchanged. A string with "://" that url.Parse rejects
+// (a bad %-escape, say) still has everything between the first ":" of its
+// user info and the last "@" hidden, since it may be a mistyped password.
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return redactUserinfo(s)
+	}
+	if u.User == nil {
 		return s
 	}
 	if _, has := u.User.Password(); !has {
 		return s
 	}
 	return u.Redacted()
+}
+
+// redactUserinfo hides the password of "scheme://user:password@rest"
+// without parsing it as a URL.
+func redactUserinfo(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
+		return s
+	}
+	user, _, hasPassword := strings.Cut(rest[:at], ":")
+	if !hasPassword {
+		return s
+	}
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }

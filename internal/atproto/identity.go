@@ -1,11 +1,13 @@
 package atproto
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/identity"
+	"github.com/bluesky-social/indigo/atproto/syntax"
 
 	"github.com/tapkit/tap/internal/dnsresolver"
 )
@@ -45,6 +47,42 @@ func NewDirectory(opts DirectoryOptions) *identity.CacheDirectory {
 		base.Resolver = net.Resolver{PreferGo: true, Dial: dnsresolver.DialOnly(opts.DNSResolver)}
 		base.SkipDNSDomainSuffixes = nil
 	}
-	dir := identity.NewCacheDirectory(base, opts.CacheSize, identityHitTTL, identityErrTTL, identityInvalidHandle)
+	dir := identity.NewCacheDirectory(lenientDirectory{base}, opts.CacheSize, identityHitTTL, identityErrTTL, identityInvalidHandle)
 	return dir
+}
+
+// lenientDirectory is indigo's base directory, except that a DID document
+// declaring something that can never be a valid handle — bad syntax, or a
+// TLD reserved from use such as .example or .local — gives the identity
+// the handle handle.invalid, as a handle that does not resolve does.
+// indigo fails the whole lookup instead, which would leave such a repo
+// unsyncable forever: its commits and its key are fine, only the handle is
+// unverified.
+type lenientDirectory struct{ *identity.BaseDirectory }
+
+// LookupDID resolves did and verifies its handle, leniently.
+func (d lenientDirectory) LookupDID(ctx context.Context, did syntax.DID) (*identity.Identity, error) {
+	ident, err := d.BaseDirectory.LookupDID(ctx, did)
+	if err == nil {
+		return ident, nil
+	}
+	doc, rerr := d.ResolveDID(ctx, did)
+	if rerr != nil {
+		return nil, err
+	}
+	parsed := identity.ParseIdentity(doc)
+	handle, herr := parsed.DeclaredHandle()
+	if herr == nil && handle.AllowedTLD() {
+		return nil, err // the handle is well-formed: the error is a real resolution failure
+	}
+	parsed.Handle = syntax.HandleInvalid
+	return &parsed, nil
+}
+
+// Lookup resolves a handle or a DID; DIDs go through the lenient LookupDID.
+func (d lenientDirectory) Lookup(ctx context.Context, atid syntax.AtIdentifier) (*identity.Identity, error) {
+	if did, err := atid.AsDID(); err == nil {
+		return d.LookupDID(ctx, did)
+	}
+	return d.BaseDirectory.Lookup(ctx, atid)
 }

@@ -46,7 +46,7 @@ func BenchmarkDecodeFrame(b *testing.B) {
 // the frames the relay sent for them, read off a real subscription. Record
 // keys are fixed TIDs, so the MST, and with it every frame, is the same in
 // every run.
-func benchFrames(b *testing.B) map[string][]byte {
+func benchFrames(b testing.TB) map[string][]byte {
 	b.Helper()
 	n := startNet(b)
 	accts, err := n.CreateAccounts(1)
@@ -84,7 +84,7 @@ func benchFrames(b *testing.B) map[string][]byte {
 
 // readFrames subscribes to the relay after cursor and returns the next
 // count binary messages.
-func readFrames(b *testing.B, n *testnet.Network, cursor int64, count int) [][]byte {
+func readFrames(b testing.TB, n *testnet.Network, cursor int64, count int) [][]byte {
 	b.Helper()
 	u, err := SubscribeReposURL(n.RelayURL(), cursor)
 	if err != nil {

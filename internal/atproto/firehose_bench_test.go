@@ -1,11 +1,9 @@
 package atproto
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
-	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/gorilla/websocket"
 
 	"github.com/tapkit/tap/internal/testnet"
@@ -55,7 +53,7 @@ func benchFrames(b testing.TB) map[string][]byte {
 	}
 	a := accts[0]
 	for i := 0; i < benchHistory; i += 100 {
-		if _, err := a.Apply(benchWrites(i, 100)...); err != nil {
+		if _, err := a.Apply(testnet.FixedWrites(i, 100)...); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -63,9 +61,9 @@ func benchFrames(b testing.TB) map[string][]byte {
 	names := []string{"commit-1op", "commit-10ops", "identity", "account"}
 	emit := []func() (testnet.Event, error){
 		func() (testnet.Event, error) {
-			return a.CreateRecord(testnet.CollectionPost, benchRKey(benchHistory), benchPost(benchHistory))
+			return a.Apply(testnet.FixedWrites(benchHistory, 1)...)
 		},
-		func() (testnet.Event, error) { return a.Apply(benchWrites(benchHistory+1, 10)...) },
+		func() (testnet.Event, error) { return a.Apply(testnet.FixedWrites(benchHistory+1, 10)...) },
 		func() (testnet.Event, error) { return a.SetHandle("bench-renamed.test") },
 		func() (testnet.Event, error) { return a.SetStatus(testnet.StatusDeactivated) },
 	}
@@ -110,46 +108,4 @@ func readFrames(b testing.TB, n *testnet.Network, cursor int64, count int) [][]b
 		}
 	}
 	return out
-}
-
-// benchRKey is the i-th record key: a TID one second after the previous
-// one, as an account posting over time makes them.
-func benchRKey(i int) syntax.RecordKey {
-	const epoch = 1_767_225_600_000_000 // 2026-01-01, in µs
-	return syntax.RecordKey(syntax.NewTID(epoch+int64(i)*1_000_000, 0).String())
-}
-
-// benchWrites returns count creates from the from-th record on: posts,
-// likes and follows in turn.
-func benchWrites(from, count int) []testnet.Write {
-	out := make([]testnet.Write, count)
-	for k := range out {
-		i := from + k
-		switch i % 3 {
-		case 0:
-			out[k] = testnet.Create(testnet.CollectionPost, benchRKey(i), benchPost(i))
-		case 1:
-			out[k] = testnet.Create(testnet.CollectionLike, benchRKey(i), map[string]any{
-				"subject": map[string]any{
-					"uri": "at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3k2la3mzcvs2c",
-					"cid": "bafyreig6kyxpzzvyvcvqj4oc6rpmzhyqlnzn3xcr3jvk4xkxsrbvoxbjtq",
-				},
-				"createdAt": "2026-01-02T03:04:05.678Z",
-			})
-		default:
-			out[k] = testnet.Create(testnet.CollectionFollow, benchRKey(i), map[string]any{
-				"subject": "did:plc:ewvi7nxzyoun6zhxrhs64oiz", "createdAt": "2026-01-02T03:04:05.678Z",
-			})
-		}
-	}
-	return out
-}
-
-// benchPost is a post of typical size.
-func benchPost(i int) map[string]any {
-	return map[string]any{
-		"text":      fmt.Sprintf("post %d: a typical short post, about a tweet's length, with a link https://example.com/x", i),
-		"createdAt": "2026-01-02T03:04:05.678Z",
-		"langs":     []any{"en"},
-	}
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/bluesky-social/indigo/atproto/repo"
-	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/ipfs/go-cid"
 
 	"github.com/tapkit/tap/internal/atproto"
@@ -106,15 +105,15 @@ func newBenchFixture(b *testing.B) *benchFixture {
 	}
 	a := accts[0]
 	for i := 0; i < benchHistory; i += 100 {
-		if _, err := a.Apply(benchWrites(i, 100)...); err != nil {
+		if _, err := a.Apply(testnet.FixedWrites(i, 100)...); err != nil {
 			b.Fatal(err)
 		}
 	}
 	after := n.LastSeq()
-	if _, err := a.CreateRecord(testnet.CollectionPost, benchRKey(benchHistory), benchPost(benchHistory)); err != nil {
+	if _, err := a.Apply(testnet.FixedWrites(benchHistory, 1)...); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := a.Apply(benchWrites(benchHistory+1, 10)...); err != nil {
+	if _, err := a.Apply(testnet.FixedWrites(benchHistory+1, 10)...); err != nil {
 		b.Fatal(err)
 	}
 	evs := readCommits(b, n, after, 2)
@@ -224,47 +223,4 @@ func readCommits(b *testing.B, n *testnet.Network, cursor int64, count int) []*p
 		b.Fatal(err)
 	}
 	return out
-}
-
-// benchRKey is the i-th record key: a TID one second after the previous
-// one, as an account posting over time makes them. Fixed keys make the
-// MST, and with it every commit, the same in every run.
-func benchRKey(i int) syntax.RecordKey {
-	const epoch = 1_767_225_600_000_000 // 2026-01-01, in µs
-	return syntax.RecordKey(syntax.NewTID(epoch+int64(i)*1_000_000, 0).String())
-}
-
-// benchWrites returns count creates from the from-th record on: posts,
-// likes and follows in turn.
-func benchWrites(from, count int) []testnet.Write {
-	out := make([]testnet.Write, count)
-	for k := range out {
-		i := from + k
-		switch i % 3 {
-		case 0:
-			out[k] = testnet.Create(testnet.CollectionPost, benchRKey(i), benchPost(i))
-		case 1:
-			out[k] = testnet.Create(testnet.CollectionLike, benchRKey(i), map[string]any{
-				"subject": map[string]any{
-					"uri": "at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/3k2la3mzcvs2c",
-					"cid": "bafyreig6kyxpzzvyvcvqj4oc6rpmzhyqlnzn3xcr3jvk4xkxsrbvoxbjtq",
-				},
-				"createdAt": "2026-01-02T03:04:05.678Z",
-			})
-		default:
-			out[k] = testnet.Create(testnet.CollectionFollow, benchRKey(i), map[string]any{
-				"subject": "did:plc:ewvi7nxzyoun6zhxrhs64oiz", "createdAt": "2026-01-02T03:04:05.678Z",
-			})
-		}
-	}
-	return out
-}
-
-// benchPost is a post of typical size.
-func benchPost(i int) map[string]any {
-	return map[string]any{
-		"text":      fmt.Sprintf("post %d: a typical short post, about a tweet's length, with a link https://example.com/x", i),
-		"createdAt": "2026-01-02T03:04:05.678Z",
-		"langs":     []any{"en"},
-	}
 }

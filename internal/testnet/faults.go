@@ -13,7 +13,8 @@ type PDSFaultKind int
 
 // PDS faults. The first three apply to every XRPC route of the host that
 // names the DID (getRepo, getLatestCommit, describeRepo, and listRepos
-// for host faults); the CAR faults apply to getRepo only.
+// for host faults); the CAR faults and the hostile faults (from
+// PDSFaultHang on) apply to getRepo only.
 const (
 	PDSFaultNone          PDSFaultKind = iota
 	PDSFaultServerError                // HTTP 500 with an XRPC error body
@@ -23,12 +24,44 @@ const (
 	PDSFaultMissingRecord              // the CAR lacks the first record block
 	PDSFaultWrongKey                   // the CAR's commit is signed by a key nobody declared
 	PDSFaultWrongDID                   // the CAR's commit names another DID (validly signed)
+
+	// PDSFaultHang accepts the request and sends nothing, not even the
+	// headers, until the client gives up; when the fault is cleared
+	// (ClearPDSFaults) the waiting request is answered normally.
+	PDSFaultHang
+	// PDSFaultStallBody sends the 200 headers and the first half of the
+	// repo's CAR, then stalls until the client gives up; when the fault is
+	// cleared the rest follows.
+	PDSFaultStallBody
+	// PDSFaultGiganticCAR streams a CAR of exactly Size bytes (default
+	// DefaultGiganticCARSize): the repo's valid CAR followed by distinct,
+	// valid raw padding blocks nothing links to. It is generated on the
+	// fly; nothing of that size is held in memory.
+	PDSFaultGiganticCAR
+	// PDSFaultInfiniteCAR streams the repo's valid CAR followed by valid
+	// raw padding blocks that never end, until the client goes away.
+	PDSFaultInfiniteCAR
+	// PDSFaultRedirectLoop answers 302 Found with the request's own URL as
+	// Location, forever (each hop is one request, counted by Times).
+	PDSFaultRedirectLoop
+	// PDSFaultHTMLContentType answers 200 with Content-Type text/html and
+	// an HTML error page (a proxy or captive portal in front of the PDS).
+	PDSFaultHTMLContentType
+	// PDSFaultJSONError200 answers 200 with Content-Type application/json
+	// and an XRPC error body.
+	PDSFaultJSONError200
 )
+
+// DefaultGiganticCARSize is the size of a PDSFaultGiganticCAR stream when
+// PDSFault.Size is zero (64 MiB).
+const DefaultGiganticCARSize int64 = 64 << 20
 
 var (
 	httpFaultKinds   = []PDSFaultKind{PDSFaultServerError, PDSFaultRateLimited, PDSFaultSlow}
 	allPDSFaultKinds = []PDSFaultKind{PDSFaultServerError, PDSFaultRateLimited, PDSFaultSlow,
-		PDSFaultTruncatedCAR, PDSFaultMissingRecord, PDSFaultWrongKey, PDSFaultWrongDID}
+		PDSFaultTruncatedCAR, PDSFaultMissingRecord, PDSFaultWrongKey, PDSFaultWrongDID,
+		PDSFaultHang, PDSFaultStallBody, PDSFaultGiganticCAR, PDSFaultInfiniteCAR,
+		PDSFaultRedirectLoop, PDSFaultHTMLContentType, PDSFaultJSONError200}
 )
 
 // PDSFault is one PDS fault rule.
@@ -43,6 +76,36 @@ type PDSFault struct {
 	// RetryAfter is the Retry-After of PDSFaultRateLimited (whole seconds,
 	// at least 1).
 	RetryAfter time.Duration
+	// Size is the length of a PDSFaultGiganticCAR stream in bytes; zero
+	// means DefaultGiganticCARSize. A Size below the repo's own CAR gives
+	// the repo's CAR unpadded.
+	Size int64
+}
+
+// String names the kind, as the PDS logs it.
+func (k PDSFaultKind) String() string {
+	names := [...]string{"none", "server-error", "rate-limited", "slow", "truncated-car", "missing-record",
+		"wrong-key", "wrong-did", "hang", "stall-body", "gigantic-car", "infinite-car", "redirect-loop",
+		"html-content-type", "json-error-200"}
+	if int(k) >= 0 && int(k) < len(names) {
+		return names[k]
+	}
+	return fmt.Sprintf("PDSFaultKind(%d)", int(k))
+}
+
+// HostileStats counts the getRepo responses of the hostile faults (from
+// PDSFaultHang on).
+type HostileStats struct {
+	// Served is how many requests a hostile fault answered (or held).
+	Served int
+	// Active is how many of them are still running: a hang or stall still
+	// waiting, a padded CAR still being written.
+	Active int
+	// Bytes is the total of body bytes written by them.
+	Bytes int64
+	// MaxBytes is the most body bytes one finished response wrote: with a
+	// client that stops reading at a limit, it shows the download stopped.
+	MaxBytes int64
 }
 
 // CommitFault names a broken #commit.
@@ -72,6 +135,11 @@ type Faults struct {
 	byHost  map[int]*PDSFault
 	commits map[syntax.DID][]CommitFault
 	skipped []Event
+
+	hostile  HostileStats
+	cleared  chan struct{} // closed (and replaced) by ClearPDSFaults
+	stopped  chan struct{} // closed when the network closes
+	stopOnce sync.Once
 }
 
 // SetRepoFault makes the PDS misbehave for requests about did.
@@ -96,10 +164,59 @@ func (f *Faults) SetHostFault(host int, fault PDSFault) {
 }
 
 // ClearPDSFaults removes every PDS fault rule.
+// Requests held by PDSFaultHang or PDSFaultStallBody then go on normally.
 func (f *Faults) ClearPDSFaults() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.byDID, f.byHost = nil, nil
+	if f.cleared != nil {
+		close(f.cleared)
+		f.cleared = nil
+	}
+}
+
+// Hostile returns the counters of the hostile getRepo faults.
+func (f *Faults) Hostile() HostileStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hostile
+}
+
+// hostileStart counts a hostile response and returns the channels that end
+// its wait: cleared (ClearPDSFaults) and stopped (the network closes).
+func (f *Faults) hostileStart() (cleared, stopped <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hostile.Served++
+	f.hostile.Active++
+	if f.cleared == nil {
+		f.cleared = make(chan struct{})
+	}
+	if f.stopped == nil {
+		f.stopped = make(chan struct{})
+	}
+	return f.cleared, f.stopped
+}
+
+// hostileEnd records the end of a hostile response that wrote n body bytes.
+func (f *Faults) hostileEnd(n int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hostile.Active--
+	f.hostile.Bytes += n
+	f.hostile.MaxBytes = max(f.hostile.MaxBytes, n)
+}
+
+// stop releases every held request without an answer (network close).
+func (f *Faults) stop() {
+	f.stopOnce.Do(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.stopped == nil {
+			f.stopped = make(chan struct{})
+		}
+		close(f.stopped)
+	})
 }
 
 // take returns the fault to apply to a request, preferring a DID rule to a

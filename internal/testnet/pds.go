@@ -34,6 +34,7 @@ func startPDS(n *Network, index int) (*pdsHost, error) {
 	}
 	p.srv = srv
 	n.stop.add(srv.close)
+	n.stop.add(n.faults.stop) // runs first: held requests end before the server waits for them
 	return p, nil
 }
 
@@ -85,6 +86,12 @@ func (p *pdsHost) handleGetRepo(w http.ResponseWriter, req *http.Request) {
 	fault, faulted := p.net.faults.take(p.index, requestDID(req), allPDSFaultKinds)
 	if faulted && p.applyHTTPFault(w, req, fault) {
 		return
+	}
+	if faulted && fault.Kind >= PDSFaultHang {
+		if p.serveHostile(w, req, fault) {
+			return
+		}
+		fault = PDSFault{} // a hang cleared: answer normally
 	}
 	a, ok := p.net.repoParam(w, req, p, "did")
 	if !ok {

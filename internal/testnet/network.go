@@ -50,6 +50,10 @@ type Network struct {
 	dns    *dnsServer
 	stop   closers
 
+	// relayFaults is the state of the hostile relay and PLC faults
+	// (relayfaults.go).
+	relayFaults hostileFaults
+
 	mu       sync.RWMutex
 	loads    int64 // load runs so far (under mu): each one draws fresh records
 	accounts []*Account

@@ -17,6 +17,9 @@ func (n *Network) plcHandler() http.Handler {
 			writeJSON(w, http.StatusNotFound, map[string]string{"message": "DID not registered: " + req.PathValue("did")})
 			return
 		}
+		if n.relayFaults.servePLC(w, n, did) {
+			return
+		}
 		a := n.Account(did)
 		if a == nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"message": "DID not registered: " + did.String()})

@@ -19,6 +19,7 @@ type relay struct {
 	mu     sync.Mutex
 	subs   map[*subscriber]struct{}
 	closed bool
+	done   chan struct{} // closed by close (ends hostile-fault waits)
 	wg     sync.WaitGroup
 }
 
@@ -38,7 +39,7 @@ const (
 var upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 64 << 10}
 
 func startRelay(n *Network) (*relay, error) {
-	r := &relay{net: n, subs: make(map[*subscriber]struct{})}
+	r := &relay{net: n, subs: make(map[*subscriber]struct{}), done: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /xrpc/com.atproto.sync.subscribeRepos", r.handleSubscribe)
 	mux.HandleFunc("GET /xrpc/com.atproto.sync.listRepos", n.handleListRepos(nil))
@@ -55,6 +56,9 @@ func startRelay(n *Network) (*relay, error) {
 // close stops the HTTP server and cuts every firehose connection.
 func (r *relay) close() {
 	r.mu.Lock()
+	if !r.closed {
+		close(r.done)
+	}
 	r.closed = true
 	for s := range r.subs {
 		_ = s.conn.NetConn().Close()
@@ -66,7 +70,7 @@ func (r *relay) close() {
 
 func (r *relay) handleSubscribe(w http.ResponseWriter, req *http.Request) {
 	cursor, ok := parseCursor(w, req)
-	if !ok {
+	if !ok || r.net.relayFaults.refuse(w) {
 		return
 	}
 	conn, err := upgrader.Upgrade(w, req, nil)
@@ -79,6 +83,7 @@ func (r *relay) handleSubscribe(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer r.unregister(sub)
+	conn.SetPingHandler(r.net.relayFaults.pingHandler(conn, r.done))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go discardReads(conn, cancel)
@@ -143,13 +148,20 @@ func (r *relay) serve(ctx context.Context, sub *subscriber, cursor *int64) error
 			return err
 		}
 	}
+	if r.net.relayFaults.armDrop(sub, pos) {
+		_ = sub.conn.NetConn().Close()
+		return errDropped
+	}
 	for {
 		batch, next, wake, gone := r.net.events.read(pos, relayBatch)
 		if gone {
 			return errSlowConsumer
 		}
 		for i, e := range batch {
-			if err := r.write(sub, e); err != nil {
+			if err := r.net.relayFaults.waitStall(ctx, r.done); err != nil {
+				return err
+			}
+			if err := r.write(sub, r.net.relayFaults.rewrite(e)); err != nil {
 				return err
 			}
 			if at := sub.dropAt.Load(); at > 0 && int64(pos+i)+1 >= at {
@@ -194,6 +206,27 @@ func (r *relay) dropAll(afterFrames int) int {
 		s.dropAt.Store(at + 1)
 	}
 	return len(r.subs)
+}
+
+// dropSome arms the connection-drop fault on at most n current
+// subscribers, as dropAll does, and returns how many it armed.
+func (r *relay) dropSome(afterFrames, n int) int {
+	at := int64(r.net.events.head() + afterFrames - 1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	armed := 0
+	for s := range r.subs {
+		if armed == n {
+			break
+		}
+		armed++
+		if afterFrames <= 0 {
+			_ = s.conn.NetConn().Close()
+			continue
+		}
+		s.dropAt.Store(at + 1)
+	}
+	return armed
 }
 
 // subscribers returns how many firehose connections are open.

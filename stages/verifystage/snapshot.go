@@ -3,6 +3,7 @@ package verifystage
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
@@ -29,7 +30,7 @@ func (s *Stage) snapshot(ctx context.Context, ev *pipeline.Event, next pipeline.
 	}
 	snap, err := carstream.Open(ctx, ev.Snapshot.CAR, carstream.Options{Dir: s.cfg.SpillDir, MaxBytes: s.cfg.MaxCARBytes})
 	if err != nil {
-		return fmt.Errorf("repo CAR from %s: %w", ev.Snapshot.Source, err)
+		return fmt.Errorf("repo CAR from %s: %w", ev.Snapshot.Source, carLimit(err))
 	}
 	defer snap.Close()
 	commit := snap.Commit()
@@ -52,6 +53,26 @@ func (s *Stage) snapshot(ctx context.Context, ev *pipeline.Event, next pipeline.
 	}
 	s.Stats.Snapshots.Add(1)
 	return nil
+}
+
+// maxCARError is a snapshot CAR past max_car_bytes, reported in the
+// setting's name; it wraps the carstream error (carstream.ErrTooLarge).
+type maxCARError struct{ err *carstream.LimitError }
+
+func (e maxCARError) Error() string {
+	return fmt.Sprintf("CAR exceeds max_car_bytes (%d bytes)", e.err.Limit)
+}
+
+func (e maxCARError) Unwrap() error { return e.err }
+
+// carLimit names max_car_bytes in the error of a CAR that exceeded it (the
+// stream limit the stage sets); other errors pass unchanged.
+func carLimit(err error) error {
+	var le *carstream.LimitError
+	if errors.As(err, &le) && le.Option == "MaxBytes" {
+		return maxCARError{le}
+	}
+	return err
 }
 
 // differ merges an MST walk with the record index of the same repo, both in

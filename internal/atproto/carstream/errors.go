@@ -1,6 +1,9 @@
 package carstream
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by this package; test with errors.Is. An error about the
 // CAR's content or the options wraps exactly one of them and names the
@@ -37,3 +40,24 @@ var (
 	// ErrClosed means the Snapshot was used after Close.
 	ErrClosed = errors.New("carstream: snapshot closed")
 )
+
+// LimitError is the error of a CAR past one of the limits of [Options]. It
+// matches ErrTooLarge with errors.Is; errors.As gives the limit, so a caller
+// can name its own setting ("max_car_bytes") in what it reports.
+type LimitError struct {
+	// Option is the field of Options that was exceeded: "MaxBytes",
+	// "MaxBlockSize" or "MaxBlocks".
+	Option string
+	// Limit is the value of that field.
+	Limit int64
+	msg   string
+}
+
+func (e *LimitError) Error() string { return ErrTooLarge.Error() + ": " + e.msg }
+
+// Is reports whether target is ErrTooLarge.
+func (e *LimitError) Is(target error) bool { return target == ErrTooLarge }
+
+func limitError(option string, limit int64, format string, args ...any) error {
+	return &LimitError{Option: option, Limit: limit, msg: fmt.Sprintf(format, args...)}
+}

@@ -116,7 +116,7 @@ func (fr *frameReader) body(n int) ([]byte, error) {
 // reserve fails with ErrTooLarge if n more bytes would pass MaxBytes.
 func (fr *frameReader) reserve(n uint64) error {
 	if left := fr.opts.MaxBytes - fr.n; left < 0 || n > uint64(left) {
-		return fmt.Errorf("%w: more than MaxBytes (%d bytes)", ErrTooLarge, fr.opts.MaxBytes)
+		return limitError("MaxBytes", fr.opts.MaxBytes, "more than MaxBytes (%d bytes)", fr.opts.MaxBytes)
 	}
 	return nil
 }
@@ -188,7 +188,7 @@ func (fr *frameReader) next() (c, data []byte, err error) {
 	case l < cidLen:
 		return nil, nil, fmt.Errorf("%w: frame of %d bytes at offset %d is shorter than a CID", ErrBadBlock, l, start)
 	case l-cidLen > uint64(fr.opts.MaxBlockSize):
-		return nil, nil, fmt.Errorf("%w: block of %d bytes at offset %d is over MaxBlockSize (%d)", ErrTooLarge, l-cidLen, start, fr.opts.MaxBlockSize)
+		return nil, nil, limitError("MaxBlockSize", int64(fr.opts.MaxBlockSize), "block of %d bytes at offset %d is over MaxBlockSize (%d)", l-cidLen, start, fr.opts.MaxBlockSize)
 	}
 	if err := fr.reserve(l); err != nil {
 		return nil, nil, err

@@ -96,7 +96,7 @@ func (s *Snapshot) add(ib *indexBuilder, c, data []byte, opts Options) error {
 		return fmt.Errorf("%w: %s", ErrHashMismatch, cidString(c))
 	}
 	if ib.n >= opts.MaxBlocks {
-		return fmt.Errorf("%w: more than MaxBlocks (%d) blocks", ErrTooLarge, opts.MaxBlocks)
+		return limitError("MaxBlocks", int64(opts.MaxBlocks), "more than MaxBlocks (%d) blocks", opts.MaxBlocks)
 	}
 	if s.bufs != nil && !s.store.fits(len(c)+len(data), s.limit) {
 		if err := s.spill(ib, opts.Dir); err != nil {

@@ -34,10 +34,17 @@ type ServerConfig struct {
 	// AdminPassword enables Basic auth (user "admin") on every route; empty
 	// means no auth.
 	AdminPassword string `koanf:"admin_password"`
-	// MetricsListen is the metrics/pprof listen address; empty means off.
+	// MetricsListen is the address of /metrics and /debug/pprof/; empty
+	// means off. An address other than Bind opens a separate server without
+	// auth, as the reference Tap does (bind it to a private interface); the
+	// same string as Bind serves them on the API's listener, behind
+	// AdminPassword like every other route.
 	MetricsListen string `koanf:"metrics_listen"`
 	// MaxBodyBytes bounds request bodies, in bytes.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// ReadHeaderTimeout is how long a client may take to send a request's
+	// headers before its connection is closed (slow-header clients); > 0.
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
 }
 
 // DatabaseConfig is the store.

@@ -16,7 +16,7 @@ import (
 var defaults = Config{
 	LogLevel:    "info",
 	Env:         "dev",
-	Server:      ServerConfig{Bind: ":2480", MaxBodyBytes: 16 << 20},
+	Server:      ServerConfig{Bind: ":2480", MaxBodyBytes: 16 << 20, ReadHeaderTimeout: 10 * time.Second},
 	Database:    DatabaseConfig{URL: "sqlite://./tap.db", MaxConns: 32},
 	Relay:       RelayConfig{URL: "https://relay1.us-east.bsky.network", CursorSaveInterval: time.Second},
 	Identity:    IdentityConfig{PLCURL: "https://plc.directory", CacheSize: 2_000_000},
@@ -257,4 +257,11 @@ func TestPrintYAMLRedactsSecrets(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, l2.Config, l3.Config)
 	require.True(t, strings.HasPrefix(s, "backfill:"), "keys are printed sorted")
+}
+
+func TestReadHeaderTimeoutMustBePositive(t *testing.T) {
+	file := t.TempDir() + "/tap.yaml"
+	require.NoError(t, os.WriteFile(file, []byte("server:\n  read_header_timeout: 0s\n"), 0o600))
+	_, err := Load(Sources{File: file, LookupEnv: noEnv})
+	require.ErrorContains(t, err, "server.read_header_timeout: must be a positive duration")
 }

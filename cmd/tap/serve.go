@@ -53,7 +53,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 	}
 	defer ln.Close()
 	var metricsLn net.Listener
-	if cfg.Server.MetricsListen != "" {
+	if separateMetrics(cfg) {
 		if metricsLn, err = net.Listen("tcp", cfg.Server.MetricsListen); err != nil {
 			return fmt.Errorf("listening on %s (server.metrics_listen): %w", cfg.Server.MetricsListen, err)
 		}
@@ -92,8 +92,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 			Logger: logger.With("component", "server"), RelayURL: cfg.Relay.URL,
 			SignalCollection: cfg.Scope.SignalCollection, FullNetwork: cfg.Scope.FullNetwork,
 			MaxBodyBytes: cfg.Server.MaxBodyBytes, FirehoseSeq: firehoseSeq(graph), Channel: channel(graph),
+			Extra: mainPortMetrics(cfg),
 		}),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          log.New(errorLog(logger.With("component", "server")), "", 0),
@@ -102,7 +103,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 	errc := make(chan error, 2)
 	go func() { errc <- fmt.Errorf("API server: %w", api.Serve(ln)) }()
 	if metricsLn != nil {
-		m := &http.Server{Handler: metricsMux(), ReadHeaderTimeout: 10 * time.Second}
+		m := &http.Server{Handler: metricsMux(), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+			ErrorLog: log.New(errorLog(logger.With("component", "metrics")), "", 0)}
 		servers = append(servers, m)
 		go func() { errc <- fmt.Errorf("metrics server: %w", m.Serve(metricsLn)) }()
 	}
@@ -173,15 +175,41 @@ func firehoseSeq(g *pipeline.Graph) func() int64 {
 	return nil
 }
 
-// metricsMux serves Prometheus metrics and pprof, as TAP_METRICS_LISTEN does
-// in the reference Tap.
+// separateMetrics reports whether /metrics and pprof get their own listener:
+// server.metrics_listen is set and is not the API's address.
+func separateMetrics(cfg *config.Config) bool {
+	return cfg.Server.MetricsListen != "" && cfg.Server.MetricsListen != cfg.Server.Bind
+}
+
+// mainPortMetrics returns the metrics and pprof handlers to mount on the API
+// (behind its admin auth) when server.metrics_listen is the same string as
+// server.bind, else nil.
+func mainPortMetrics(cfg *config.Config) map[string]http.Handler {
+	if cfg.Server.MetricsListen == "" || separateMetrics(cfg) {
+		return nil
+	}
+	return metricsHandlers()
+}
+
+// metricsMux serves Prometheus metrics and pprof without auth, as
+// TAP_METRICS_LISTEN does in the reference Tap (a separate server on the
+// DefaultServeMux).
 func metricsMux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.Handler())
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	for p, h := range metricsHandlers() {
+		mux.Handle(p, h)
+	}
 	return mux
+}
+
+// metricsHandlers are the metrics and pprof handlers by ServeMux pattern.
+func metricsHandlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		"/metrics":             promhttp.Handler(),
+		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
+		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
+		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+	}
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -70,4 +71,62 @@ func TestNoPasswordNoAuth(t *testing.T) {
 	api := newAPI(t, storetest.OpenSQLite(t))
 	requireJSON(t, api.do(http.MethodGet, "/health", "", "Authorization", basicAuth("x", "y")),
 		http.StatusOK, `{"status":"ok"}`)
+}
+
+// Every route of the API has a probe above, so a new route cannot escape the auth tests.
+func TestAuthProbesCoverEveryRoute(t *testing.T) {
+	probed := map[string]bool{}
+	for _, p := range authProbes {
+		probed[p.method+" "+p.path] = true
+	}
+	for _, rt := range httpapi.Routes() {
+		path := strings.ReplaceAll(rt.Pattern, "{did}", "did:plc:aaa")
+		require.True(t, probed[rt.Method+" "+path], "route %s %s has no auth probe", rt.Method, rt.Pattern)
+	}
+}
+
+// Wrong passwords of every length from empty to twice the right one's, each prefix of the
+// right one and the right one with a byte appended, all answer 401 (indigo compares with
+// crypto/subtle.ConstantTimeCompare, which also fails on a length mismatch).
+func TestAuthRejectsEveryNearMiss(t *testing.T) {
+	const pw = "s3cret-Admin-pw"
+	api := newAPI(t, storetest.OpenSQLite(t), func(o *httpapi.Options) { o.AdminPassword = pw })
+	var wrong []string
+	for n := 0; n <= 2*len(pw); n++ {
+		wrong = append(wrong, strings.Repeat("x", n))
+		if n < len(pw) {
+			wrong = append(wrong, pw[:n], pw[:n]+"X"+pw[n+1:])
+		}
+	}
+	wrong = append(wrong, pw+"x", pw+"\x00", strings.ToUpper(pw), " "+pw, pw+" ")
+	for _, w := range wrong {
+		r := api.do(http.MethodGet, "/health", "", "Authorization", basicAuth("admin", w))
+		require.Equal(t, http.StatusUnauthorized, r.status, "password %q", w)
+	}
+	for _, user := range []string{"", "Admin", "admin ", "root", pw} {
+		r := api.do(http.MethodGet, "/health", "", "Authorization", basicAuth(user, pw))
+		require.Equal(t, http.StatusUnauthorized, r.status, "user %q", user)
+	}
+	r := api.do(http.MethodGet, "/health", "", "Authorization", basicAuth("admin", pw))
+	require.Equal(t, http.StatusOK, r.status)
+}
+
+// Options.Extra handlers are served behind the same admin auth as the API's routes.
+func TestAuthGuardsExtraHandlers(t *testing.T) {
+	extra := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("metrics here")) })
+	api := newAPI(t, storetest.OpenSQLite(t), func(o *httpapi.Options) {
+		o.AdminPassword = "pw"
+		o.Extra = map[string]http.Handler{"/metrics": extra, "/debug/pprof/": extra}
+	})
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap"} {
+		require.Equal(t, http.StatusUnauthorized, api.do(http.MethodGet, path, "").status, path)
+		r := api.do(http.MethodGet, path, "", "Authorization", basicAuth("admin", "nope"))
+		require.Equal(t, http.StatusUnauthorized, r.status, path)
+		r = api.do(http.MethodGet, path, "", "Authorization", basicAuth("admin", "pw"))
+		require.Equal(t, http.StatusOK, r.status, path)
+		require.Equal(t, "metrics here", r.body)
+	}
+	require.Panics(t, func() {
+		httpapi.New(httpapi.Options{Store: api.db, Directory: api.dir, Extra: map[string]http.Handler{"/health": extra}})
+	})
 }

@@ -58,6 +58,26 @@ type Options struct {
 	FirehoseSeq func() int64
 	// MaxBodyBytes bounds request bodies; larger ones answer 413. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Extra mounts more handlers, by ServeMux pattern (without method), inside the admin auth:
+	// tap puts /metrics and /debug/pprof/ here when they are served on the API's port. A
+	// pattern that is also an API route panics in New.
+	Extra map[string]http.Handler
+}
+
+// Route is one method and path pattern of the API, as listed by Routes.
+type Route struct {
+	Method  string
+	Pattern string
+}
+
+// Routes lists every route the API serves (GET routes also answer HEAD), for tests that must
+// cover each one: a new route appears here without further changes.
+func Routes() []Route {
+	var out []Route
+	for _, rt := range (&server{}).routes() {
+		out = append(out, Route{rt.method, rt.pattern})
+	}
+	return out
 }
 
 // server holds the dependencies of the route handlers.
@@ -94,9 +114,9 @@ func New(opts Options) http.Handler {
 	return accessLog(h, s.log)
 }
 
-// routes lists every route of the API.
+// routes lists every route of the API. It must not use s.opts.Store yet (Routes calls it on
+// an empty server): count routes take Store method expressions.
 func (s *server) routes() []route {
-	st := s.opts.Store
 	return []route{
 		{http.MethodGet, "/health", s.health},
 		{http.MethodGet, "/channel", s.channel},
@@ -106,13 +126,13 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/resolve/{did}", s.resolve},
 		{http.MethodGet, "/info/{did}", s.info},
 		{http.MethodGet, "/stats/repo-count",
-			s.countHandler("repo_count", "failed to get repo count", st.CountRepos)},
+			s.countHandler("repo_count", "failed to get repo count", Store.CountRepos)},
 		{http.MethodGet, "/stats/record-count",
-			s.countHandler("record_count", "failed to get record count", st.CountRecords)},
+			s.countHandler("record_count", "failed to get record count", Store.CountRecords)},
 		{http.MethodGet, "/stats/outbox-buffer",
-			s.countHandler("outbox_buffer", "failed to get outbox buffer size", st.CountOutbox)},
+			s.countHandler("outbox_buffer", "failed to get outbox buffer size", Store.CountOutbox)},
 		{http.MethodGet, "/stats/resync-buffer",
-			s.countHandler("resync_buffer", "failed to get resync buffer size", st.CountResyncBuffer)},
+			s.countHandler("resync_buffer", "failed to get resync buffer size", Store.CountResyncBuffer)},
 		{http.MethodGet, "/stats/cursors", s.statCursors},
 	}
 }
@@ -135,6 +155,12 @@ func (s *server) mux() *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, p := range order {
 		mux.Handle(p, methodDispatch(byPattern[p]))
+	}
+	for p, h := range s.opts.Extra {
+		if byPattern[p] != nil {
+			panic("httpapi: Options.Extra pattern " + p + " is an API route")
+		}
+		mux.Handle(p, h)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, "")

@@ -15,9 +15,9 @@ type cursorsResponse struct {
 }
 
 // countHandler answers {"<key>":N} with N from count, or 500 {"message":errMsg}.
-func (s *server) countHandler(key, errMsg string, count func(context.Context) (int64, error)) http.HandlerFunc {
+func (s *server) countHandler(key, errMsg string, count func(Store, context.Context) (int64, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		n, err := count(r.Context())
+		n, err := count(s.opts.Store, r.Context())
 		if err != nil {
 			s.log.Error(errMsg, "error", err)
 			writeError(w, r, http.StatusInternalServerError, errMsg)

@@ -2,10 +2,12 @@ package backfillstage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
 
+	"github.com/tapkit/tap/internal/atproto"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/pipeline"
 )
@@ -170,10 +173,16 @@ func (s *Stage) getRepo(ctx context.Context, pds *url.URL, did syntax.DID) (io.R
 	req.Header.Set("Accept", "application/vnd.ipld.car")
 	resp, err := s.client.Do(req)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("getRepo from %s: timeout: no answer within fetch_timeout (%s)", pds.Host, s.cfg.FetchTimeout)
+		}
 		return nil, fmt.Errorf("getRepo from %s: %w", pds.Host, err)
 	}
 	if resp.StatusCode == http.StatusOK {
-		return resp.Body, nil
+		if err := checkCARType(resp); err != nil {
+			return nil, fmt.Errorf("getRepo from %s: %w", pds.Host, err)
+		}
+		return &fetchBody{rc: resp.Body, ctx: ctx, host: pds.Host, timeout: s.cfg.FetchTimeout}, nil
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -184,6 +193,78 @@ func (s *Stage) getRepo(ctx context.Context, pds *url.URL, did syntax.DID) (io.R
 	}
 	return nil, fmt.Errorf("getRepo from %s: HTTP %d: %s", pds.Host, resp.StatusCode, msg)
 }
+
+// newHTTPClient returns the client of getRepo requests.
+func newHTTPClient() *http.Client {
+	return &http.Client{Transport: atproto.NewTransport(), CheckRedirect: checkRedirect}
+}
+
+// maxRedirects is how many redirects a getRepo request follows.
+const maxRedirects = 5
+
+// checkRedirect stops a getRepo request after maxRedirects redirects (a
+// loop would otherwise run until Go's default of 10 with a vaguer error).
+func checkRedirect(_ *http.Request, via []*http.Request) error {
+	if len(via) > maxRedirects {
+		return fmt.Errorf("too many redirects (more than %d)", maxRedirects)
+	}
+	return nil
+}
+
+// checkCARType accepts a 200 answer whose Content-Type is a CAR's
+// (application/vnd.ipld.car, or the generic application/octet-stream, or
+// none). Anything else, such as the HTML page of a proxy or an XRPC error
+// body sent with status 200, is refused before a byte is parsed as a CAR;
+// the body is closed.
+func checkCARType(resp *http.Response) error {
+	raw := resp.Header.Get("Content-Type")
+	if raw == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(raw)
+	if err == nil && (mt == "application/vnd.ipld.car" || mt == "application/octet-stream") {
+		return nil
+	}
+	if err != nil {
+		mt = raw
+	}
+	defer resp.Body.Close()
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	detail := ""
+	var xe struct{ Error, Message string }
+	if mt == "application/json" && json.Unmarshal(head, &xe) == nil && xe.Error != "" {
+		detail = fmt.Sprintf(": XRPC error %s: %s", xe.Error, xe.Message)
+	}
+	return fmt.Errorf("unexpected content type %s with HTTP 200, want application/vnd.ipld.car%s", truncate(mt, 100), truncate(detail, 300))
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// fetchBody is a getRepo response body; a read that fails because the
+// download ran out of fetch_timeout says so.
+type fetchBody struct {
+	rc      io.ReadCloser
+	ctx     context.Context
+	host    string
+	timeout time.Duration
+	n       int64
+}
+
+func (b *fetchBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n += int64(n)
+	if err != nil && err != io.EOF && errors.Is(b.ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("getRepo from %s: timeout: CAR not complete within fetch_timeout (%s), %d bytes read", b.host, b.timeout, b.n)
+	}
+	return n, err
+}
+
+func (b *fetchBody) Close() error { return b.rc.Close() }
 
 // retryAfter parses a Retry-After header (seconds or an HTTP date).
 func retryAfter(h string, fallback time.Duration) time.Duration {

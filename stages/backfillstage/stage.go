@@ -52,7 +52,7 @@ func create(_ context.Context, set pipeline.Settings, c any) (pipeline.Stage, er
 		cfg.Parallelism = 0 // outbox-only: no fetching
 	}
 	s := &Stage{cfg: cfg, db: db, dir: dir, logger: set.Logger, hosts: map[string]time.Time{}}
-	s.client = &http.Client{Transport: atproto.NewTransport()}
+	s.client = newHTTPClient()
 	if ua, err := pipeline.Resource[atproto.UserAgent](set); err == nil {
 		s.UserAgent = string(ua)
 	}

@@ -265,3 +265,19 @@ func TestReadHeaderTimeoutMustBePositive(t *testing.T) {
 	_, err := Load(Sources{File: file, LookupEnv: noEnv})
 	require.ErrorContains(t, err, "server.read_header_timeout: must be a positive duration")
 }
+
+// A malformed URL with a password is named in the error with the password hidden.
+func TestValidationHidesURLPasswords(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"TAP_WEBHOOK_URL": "http://hook:Pa55word@[::1"},
+		{"TAP_WEBHOOK_URL": "ftp://hook:Pa55word@example.com/x"},
+		{"TAP_WEBHOOK_URL": "http://hook:Pa55word%zz@example.com/x"},
+		{"TAP_RELAY_URL": "wss://relay:Pa55word@example.com"},
+		{"TAP_PLC_URL": "http://plc:Pa55word@"},
+	} {
+		_, err := Load(Sources{LookupEnv: envOf(env)})
+		require.Error(t, err, env)
+		require.NotContains(t, err.Error(), "Pa55word", env)
+		require.Contains(t, err.Error(), "xxxxx", env)
+	}
+}

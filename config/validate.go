@@ -91,12 +91,13 @@ func httpURL(v string, optional bool) error {
 	if v == "" && optional {
 		return nil
 	}
+	// Messages show the URL with its password (user info) hidden.
 	if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") {
-		return fmt.Errorf("%q must start with http:// or https://", v)
+		return fmt.Errorf("%q must start with http:// or https://", RedactURL(v))
 	}
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not a valid URL", v)
+		return fmt.Errorf("%q is not a valid URL", RedactURL(v))
 	}
 	return nil
 }

@@ -105,6 +105,7 @@ type FirehoseEvent struct {
 type FirehoseStats struct {
 	Events      uint64 // repo events handed to the handler
 	Malformed   uint64 // binary frames skipped: bad CBOR, unknown op, invalid DID, too big
+	Replayed    uint64 // events skipped because their seq was not above the last seen on the connection
 	NonBinary   uint64 // text frames skipped
 	Ignored     uint64 // well-formed messages of types tap does not consume (#labels, …)
 	Infos       uint64 // #info messages (logged)
@@ -120,10 +121,12 @@ type Firehose struct {
 	opts    FirehoseOptions
 	log     *slog.Logger
 	backoff pipeline.Backoff
-	limiter logLimiter
+	// limiters rate-limit the skipped-frame logs, one per message, so
+	// that a flood of one kind does not hide another (read loop only).
+	limiters map[string]*logLimiter
 
-	events, malformed, nonBinary, ignored, infos, errorFrames, connects, dialErrors atomic.Uint64
-	lastSeq                                                                         atomic.Int64
+	events, malformed, replayed, nonBinary, ignored, infos, errorFrames, connects, dialErrors atomic.Uint64
+	lastSeq                                                                                   atomic.Int64
 }
 
 // NewFirehose returns a consumer; nothing happens until Run.
@@ -142,7 +145,7 @@ func NewFirehose(opts FirehoseOptions) *Firehose {
 	b := opts.Backoff
 	b.Base = orDefault(b.Base, DefaultDialBackoffBase)
 	b.Max = orDefault(b.Max, DefaultDialBackoffMax)
-	return &Firehose{opts: opts, log: opts.Logger, backoff: b, limiter: logLimiter{every: malformedLogEvery}}
+	return &Firehose{opts: opts, log: opts.Logger, backoff: b, limiters: map[string]*logLimiter{}}
 }
 
 // orDefault returns d, or def when d is not positive.
@@ -162,8 +165,10 @@ func RunFirehose(ctx context.Context, opts FirehoseOptions, handle func(ctx cont
 // handle returns an error (Run returns it). handle is called synchronously,
 // in stream order: while it blocks, nothing more is read (back-pressure).
 //
-// Malformed and non-binary frames are counted, logged (rate-limited) and
-// skipped without disconnecting; messages of unknown types are ignored;
+// Malformed, oversized and non-binary frames, and events whose seq is not
+// above the last one seen on the connection (a relay replaying old frames
+// or rewinding its seqs), are counted, logged (rate-limited) and skipped
+// without disconnecting; messages of unknown types are ignored;
 // #info is logged. An error frame is logged and the connection re-dialled
 // after a backoff delay. A connection that ends after delivering at least
 // one frame is re-dialled at once (the cursor is read again) and resets the
@@ -198,7 +203,7 @@ func (f *Firehose) Run(ctx context.Context, handle func(ctx context.Context, ev 
 // Stats returns the consumer's counters.
 func (f *Firehose) Stats() FirehoseStats {
 	return FirehoseStats{
-		Events: f.events.Load(), Malformed: f.malformed.Load(), NonBinary: f.nonBinary.Load(),
+		Events: f.events.Load(), Malformed: f.malformed.Load(), Replayed: f.replayed.Load(), NonBinary: f.nonBinary.Load(),
 		Ignored: f.ignored.Load(), Infos: f.infos.Load(), ErrorFrames: f.errorFrames.Load(),
 		Connects: f.connects.Load(), DialErrors: f.dialErrors.Load(), LastSeq: f.lastSeq.Load(),
 	}
@@ -242,7 +247,7 @@ func (f *Firehose) session(ctx context.Context, handle func(context.Context, Fir
 		<-kept
 		_ = conn.Close()
 	}()
-	return f.readLoop(ctx, conn, handle)
+	return f.readLoop(ctx, conn, cursor, handle)
 }
 
 // dial opens the websocket with tap's User-Agent.

@@ -23,7 +23,15 @@ var errErrorFrame = errors.New("relay sent an error frame")
 // or handle fails. The read deadline is renewed before every read and by
 // every pong or ping, so a stream that is silent for ReadTimeout is given
 // up; time spent in handle (back-pressure) does not count against it.
-func (f *Firehose) readLoop(ctx context.Context, conn *websocket.Conn, handle func(context.Context, FirehoseEvent) error) (delivered bool, err error) {
+//
+// floor is the cursor the connection was opened with (0: live head): an
+// event whose seq is not above floor and above every seq handled on this
+// connection is a replay from a misbehaving relay (old frames re-sent, or
+// seqs going backwards). It is counted, logged (rate-limited) and skipped,
+// so it neither costs the pipeline work nor moves the resume cursor back;
+// a commit lost that way shows as a broken chain on the repo's next commit,
+// which resyncs it.
+func (f *Firehose) readLoop(ctx context.Context, conn *websocket.Conn, floor int64, handle func(context.Context, FirehoseEvent) error) (delivered bool, err error) {
 	f.installControlHandlers(conn)
 	var buf bytes.Buffer
 	var fr frameReader
@@ -61,10 +69,15 @@ func (f *Firehose) readLoop(ctx context.Context, conn *websocket.Conn, handle fu
 			continue
 		case !ok:
 			continue // #info or a type tap does not consume
+		case ev.Seq <= floor:
+			f.replayed.Add(1)
+			f.logSkipped("skipped replayed firehose frame: seq not above the last seen", "seq", ev.Seq, "last_seq", floor, "did", ev.DID)
+			continue
 		}
 		if err := handle(ctx, ev); err != nil {
 			return delivered, handlerError{err}
 		}
+		floor = ev.Seq
 		f.events.Add(1)
 		f.lastSeq.Store(ev.Seq)
 	}
@@ -188,10 +201,15 @@ func (f *Firehose) info(r io.Reader) error {
 	return nil
 }
 
-// logSkipped logs a skipped frame, at most once per malformedLogEvery; the
-// next line says how many were not logged in between.
+// logSkipped logs a skipped frame, at most once per malformedLogEvery for
+// each msg; the next line says how many were not logged in between.
 func (f *Firehose) logSkipped(msg string, args ...any) {
-	ok, suppressed := f.limiter.allow(time.Now())
+	l := f.limiters[msg]
+	if l == nil {
+		l = &logLimiter{every: malformedLogEvery}
+		f.limiters[msg] = l
+	}
+	ok, suppressed := l.allow(time.Now())
 	if !ok {
 		return
 	}

@@ -2,6 +2,8 @@ package atproto
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -33,12 +35,72 @@ const (
 	identityInvalidHandle = 5 * time.Minute
 )
 
+// MaxIdentityBodyBytes bounds one DID document or handle well-known
+// response. A PLC document is a few kilobytes (the PLC directory caps an
+// operation at 7500 bytes); indigo reads the body whole, so without a bound
+// one lookup against a hostile directory could allocate without limit.
+const MaxIdentityBodyBytes = 1 << 20
+
+// errBodyTooLarge reports a response body over MaxIdentityBodyBytes.
+type errBodyTooLarge struct {
+	host string
+	max  int64
+}
+
+func (e errBodyTooLarge) Error() string {
+	return fmt.Sprintf("identity response from %s exceeds %d bytes", e.host, e.max)
+}
+
+// limitedTransport fails responses whose body is longer than max: at once
+// when Content-Length says so, else when the reader passes max.
+type limitedTransport struct {
+	rt  http.RoundTripper
+	max int64
+}
+
+func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	tooLarge := errBodyTooLarge{host: req.URL.Host, max: t.max}
+	if resp.ContentLength > t.max {
+		_ = resp.Body.Close()
+		return nil, tooLarge
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: t.max, err: tooLarge}
+	return resp, nil
+}
+
+// limitedBody reads at most left bytes and then fails with err.
+type limitedBody struct {
+	rc   io.ReadCloser
+	left int64
+	err  error
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, b.err
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1] // one byte past the limit is enough to detect it
+	}
+	n, err := b.rc.Read(p)
+	if b.left -= int64(n); b.left < 0 {
+		return n, b.err
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
 // NewDirectory returns a cached identity directory resolving did:plc through
 // opts.PLCURL and did:web and handles over DNS and HTTPS.
 func NewDirectory(opts DirectoryOptions) *identity.CacheDirectory {
 	base := &identity.BaseDirectory{
 		PLCURL:                opts.PLCURL,
-		HTTPClient:            http.Client{Timeout: 10 * time.Second, Transport: NewTransport()},
+		HTTPClient:            http.Client{Timeout: 10 * time.Second, Transport: limitedTransport{NewTransport(), MaxIdentityBodyBytes}},
 		TryAuthoritativeDNS:   false,
 		SkipDNSDomainSuffixes: []string{".bsky.social"},
 		UserAgent:             opts.UserAgent,

@@ -1,0 +1,427 @@
+package main
+
+// The security suite (issue 8 part 4), against a real tap on testnet:
+//
+//   - TestE2ESecurityRoutes: every API route (httpapi.Routes, so a new route
+//     cannot escape), the /channel websocket upgrade, /metrics and
+//     /debug/pprof/ on the main port (server.metrics_listen = server.bind),
+//     `/` and an unknown path answer 401 without credentials, with a wrong
+//     password and with a wrong user, and not 401 with the admin password.
+//   - TestE2ESecuritySeparateMetrics: a metrics_listen other than bind is a
+//     separate server without auth, as in the reference Tap (spec B§1, B§13:
+//     "separate server: /metrics + /debug/pprof/* (DefaultServeMux)"); the API
+//     port does not serve /metrics then.
+//   - TestE2ESecurityWebhookCredentials: every webhook POST carries Basic
+//     admin:<password>, and none without a password.
+//   - TestE2ESecuritySecretsNeverLeak (security_leak_e2e_test.go): the real
+//     binary's logs, API answers, --print-config and startup errors never
+//     contain the admin, database or webhook password.
+//   - TestE2ESecurityLimits: body over server.max_body_bytes → 413 and nothing
+//     added; headers over 64 KiB → 431; a slow-header client is cut after
+//     server.read_header_timeout.
+//   - TestE2ESecurityStalledWebsocket (security_ws_e2e_test.go): a websocket
+//     client that never reads is dropped after the sink's write_timeout and
+//     its events reach a healthy client.
+//   - TestE2ESecurityPluginPin: a plugin whose sha256 does not match its pin
+//     stops tap from starting, with an error naming the pin.
+//
+// TAP_SOAK=1 runs the long form: more accounts and records, more wrong
+// passwords per route and more slow-header clients.
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tapkit/tap/config"
+	"github.com/tapkit/tap/internal/httpapi"
+)
+
+// secSoak reports whether the long form runs (TAP_SOAK=1).
+func secSoak() bool { return os.Getenv("TAP_SOAK") == "1" }
+
+// secCred is one way of presenting (or not) Basic credentials.
+type secCred struct {
+	name       string
+	user, pass string
+	none       bool
+}
+
+// secCreds are the four credentials every route is tried with; only the
+// last is right.
+func secCreds(pw string) []secCred {
+	return []secCred{
+		{name: "none", none: true},
+		{name: "wrong password", user: "admin", pass: pw + "x"},
+		{name: "wrong user", user: "root", pass: pw},
+		{name: "right", user: "admin", pass: pw},
+	}
+}
+
+func (c secCred) header() http.Header {
+	h := http.Header{}
+	if !c.none {
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(c.user+":"+c.pass)))
+	}
+	return h
+}
+
+// secDo sends one request to tap and returns the status and body.
+func secDo(t *testing.T, method, url, body string, h http.Header) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, url, rd)
+	require.NoError(t, err)
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// secProbe is one request of the route table.
+type secProbe struct{ method, path, body string }
+
+// secProbes is every route of the API (from httpapi.Routes, with did for
+// {did}) plus /metrics, /debug/pprof/, `/` and an unknown path.
+func secProbes(did string) []secProbe {
+	var out []secProbe
+	for _, rt := range httpapi.Routes() {
+		p := secProbe{method: rt.Method, path: strings.ReplaceAll(rt.Pattern, "{did}", did)}
+		if rt.Method == http.MethodPost {
+			p.body = `{"dids":[]}`
+		}
+		out = append(out, p)
+	}
+	return append(out,
+		secProbe{http.MethodGet, "/metrics", ""},
+		secProbe{http.MethodGet, "/debug/pprof/", ""},
+		secProbe{http.MethodGet, "/debug/pprof/cmdline", ""},
+		secProbe{http.MethodGet, "/", ""},
+		secProbe{http.MethodGet, "/no/such/path", ""},
+		secProbe{http.MethodPost, "/health", ""},
+	)
+}
+
+const secUnauthorized = `{"error":"Unauthorized","message":"atproto admin auth required, but missing or incorrect password"}` + "\n"
+
+func TestE2ESecurityRoutes(t *testing.T) {
+	net, accts := startNetwork(t, 1, 2)
+	const pw = "route-admin-pw"
+	env := testEnv(net, sqliteURL(t))
+	env["TAP_ADMIN_PASSWORD"] = pw
+	env["TAP_METRICS_LISTEN"] = env["TAP_BIND"] // the same string: served on the API port
+	ti := startTap(t, net, env, nil)
+	base := "http://" + ti.addr
+	probes := secProbes(accts[0].DID().String())
+	require.GreaterOrEqual(t, len(probes), len(httpapi.Routes())+5)
+	checked := 0
+	for _, p := range probes {
+		for _, c := range secCreds(pw) {
+			status, body := secDo(t, p.method, base+p.path, p.body, c.header())
+			if c.name == "right" {
+				require.NotEqual(t, http.StatusUnauthorized, status, "%s %s with the admin password", p.method, p.path)
+				require.Less(t, status, 500, "%s %s: %s", p.method, p.path, body)
+			} else {
+				require.Equal(t, http.StatusUnauthorized, status, "%s %s with %s", p.method, p.path, c.name)
+				require.Equal(t, secUnauthorized, body)
+			}
+			checked++
+		}
+	}
+	// With the password, the extras answer what they serve.
+	right := secCreds(pw)[3].header()
+	status, body := secDo(t, http.MethodGet, base+"/metrics", "", right)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "go_goroutines")
+	status, body = secDo(t, http.MethodGet, base+"/debug/pprof/", "", right)
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, "goroutine")
+	status, _ = secDo(t, http.MethodGet, base+"/", "", right)
+	require.Equal(t, http.StatusNotFound, status, "no status page yet: / is a JSON 404 behind auth")
+
+	// The websocket upgrade of /channel.
+	for _, c := range secCreds(pw) {
+		conn, resp, err := websocket.DefaultDialer.DialContext(t.Context(), "ws://"+ti.addr+"/channel", c.header())
+		if c.name == "right" {
+			require.NoError(t, err)
+			require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+			conn.Close()
+		} else {
+			require.ErrorIs(t, err, websocket.ErrBadHandshake, c.name)
+			require.Equal(t, http.StatusUnauthorized, resp.StatusCode, c.name)
+			resp.Body.Close()
+		}
+		checked++
+	}
+	n, err := ti.db.CountRepos(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, n, "no refused request changed anything")
+	t.Logf("reliability: security routes=%d (+/channel upgrade) checked (x4 credentials each), requests=%d, metrics on main port behind auth",
+		len(probes), checked)
+}
+
+// A metrics_listen other than bind is a separate server: like the
+// reference Tap's, it has no auth (keep it on a private interface); the API
+// port does not serve /metrics then.
+func TestE2ESecuritySeparateMetrics(t *testing.T) {
+	net, _ := startNetwork(t, 1, 0)
+	port, err := freePortForTest()
+	require.NoError(t, err)
+	const pw = "metrics-admin-pw"
+	env := testEnv(net, sqliteURL(t))
+	env["TAP_ADMIN_PASSWORD"] = pw
+	env["TAP_METRICS_LISTEN"] = fmt.Sprintf("127.0.0.1:%d", port)
+	ti := startTap(t, net, env, nil)
+	metrics := "http://" + env["TAP_METRICS_LISTEN"]
+	status, body := secDo(t, http.MethodGet, metrics+"/metrics", "", nil)
+	require.Equal(t, http.StatusOK, status, "the separate metrics server has no auth, as the reference's")
+	require.Contains(t, body, "go_goroutines")
+	status, _ = secDo(t, http.MethodGet, metrics+"/debug/pprof/", "", nil)
+	require.Equal(t, http.StatusOK, status)
+	status, _ = secDo(t, http.MethodGet, metrics+"/health", "", nil)
+	require.Equal(t, http.StatusNotFound, status, "the metrics server serves no API route")
+
+	status, _ = secDo(t, http.MethodGet, "http://"+ti.addr+"/metrics", "", nil)
+	require.Equal(t, http.StatusUnauthorized, status)
+	status, _ = secDo(t, http.MethodGet, "http://"+ti.addr+"/metrics", "", secCreds(pw)[3].header())
+	require.Equal(t, http.StatusNotFound, status, "metrics are not on the API port when metrics_listen differs")
+}
+
+// secHookRecorder is a webhook receiver that checks the credentials of
+// every request against want ("" means no Authorization header at all).
+type secHookRecorder struct {
+	want string
+	mu   sync.Mutex
+	ids  map[int64]bool
+	bad  []string
+	reqs int
+}
+
+func (h *secHookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reqs++
+	if got := r.Header.Get("Authorization"); got != h.want {
+		h.bad = append(h.bad, fmt.Sprintf("Authorization %q", got))
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var ev struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		h.bad = append(h.bad, "body "+string(body))
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	h.ids[ev.ID] = true
+	w.WriteHeader(http.StatusOK)
+}
+
+func (h *secHookRecorder) counts() (ids, reqs, bad int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.ids), h.reqs, len(h.bad)
+}
+
+func TestE2ESecurityWebhookCredentials(t *testing.T) {
+	accounts, records := 2, 5
+	if secSoak() {
+		accounts, records = 10, 50
+	}
+	total := 0
+	for _, pw := range []string{"hook-admin-pw", ""} {
+		t.Run(fmt.Sprintf("password=%t", pw != ""), func(t *testing.T) {
+			h := &secHookRecorder{ids: map[int64]bool{}}
+			if pw != "" {
+				h.want = "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+pw))
+			}
+			recv := httptest.NewServer(h)
+			defer recv.Close()
+			net, accts := startNetwork(t, accounts, records)
+			env := testEnv(net, sqliteURL(t))
+			env["TAP_WEBHOOK_URL"] = recv.URL + "/hook"
+			if pw != "" {
+				env["TAP_ADMIN_PASSWORD"] = pw
+			}
+			ti := startTap(t, net, env, func(c *config.Config) { c.Pipeline.Sinks = nil })
+			ti.addRepos(accts...)
+			_, err := accts[0].CreateRecord(post, "live-hook", rec("live through the webhook"))
+			require.NoError(t, err)
+			want := accounts*records + accounts + 1
+			ti.waitFor("every event POSTed with the credentials", func() bool {
+				ids, _, bad := h.counts()
+				n, err := ti.db.CountOutbox(t.Context())
+				return bad > 0 || (err == nil && n == 0 && ids >= want)
+			})
+			ids, reqs, bad := h.counts()
+			h.mu.Lock()
+			require.Empty(t, h.bad, "requests with the wrong credentials")
+			h.mu.Unlock()
+			require.Zero(t, bad)
+			require.Equal(t, want, ids)
+			total += reqs
+		})
+	}
+	t.Logf("reliability: security webhook-credentials requests=%d wrong=0 (with and without admin password)", total)
+}
+
+// secRawRequest writes a raw request on a new connection and returns the
+// status line of the answer.
+func secRawRequest(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetDeadline(time.Now().Add(20*time.Second)))
+	_, err = io.WriteString(c, req)
+	require.NoError(t, err)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err)
+	return strings.TrimSpace(line)
+}
+
+// secSlowloris sends a request's headers one byte per tick and returns how
+// long the server kept the connection and what it answered. It runs on its
+// own goroutine, so it reports problems as an error.
+func secSlowloris(addr string, tick time.Duration) (time.Duration, string, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, "", err
+	}
+	defer c.Close()
+	start := time.Now()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		req := "GET /health HTTP/1.1\r\nHost: tap\r\nX-Slow: " + strings.Repeat("a", 10_000) + "\r\n\r\n"
+		tk := time.NewTicker(tick)
+		defer tk.Stop()
+		for i := 0; i < len(req); i++ {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+			}
+			if _, err := c.Write([]byte{req[i]}); err != nil {
+				return
+			}
+		}
+	}()
+	if err := c.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		return 0, "", err
+	}
+	got, err := io.ReadAll(c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return 0, "", errors.New("the slow client was not cut within 30 s")
+	}
+	return time.Since(start), string(got), nil
+}
+
+func TestE2ESecurityLimits(t *testing.T) {
+	net, accts := startNetwork(t, 1, 0)
+	const pw = "limits-admin-pw"
+	const maxBody = 4096
+	const headerTimeout = 300 * time.Millisecond
+	env := testEnv(net, sqliteURL(t))
+	env["TAP_ADMIN_PASSWORD"] = pw
+	ti := startTap(t, net, env, func(c *config.Config) {
+		c.Server.MaxBodyBytes = maxBody
+		c.Server.ReadHeaderTimeout = headerTimeout
+	})
+	base := "http://" + ti.addr
+	right := secCreds(pw)[3].header()
+
+	// A body over max_body_bytes: 413 JSON, nothing added, with a
+	// Content-Length and chunked.
+	var dids []string
+	for i := 0; len(strings.Join(dids, `","`)) < 2*maxBody; i++ {
+		dids = append(dids, fmt.Sprintf("did:plc:%024d", i))
+	}
+	big, err := json.Marshal(map[string]any{"dids": dids})
+	require.NoError(t, err)
+	status, body := secDo(t, http.MethodPost, base+"/repos/add", string(big), right)
+	require.Equal(t, http.StatusRequestEntityTooLarge, status)
+	require.JSONEq(t, `{"message":"Request Entity Too Large"}`, body)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/repos/add",
+		io.MultiReader(strings.NewReader(string(big)))) // a reader of unknown length: sent chunked
+	require.NoError(t, err)
+	req.Header = right.Clone()
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, string(b))
+	n, err := ti.db.CountRepos(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, n, "a refused body adds nothing")
+	// Just under the limit is accepted.
+	status, body = secDo(t, http.MethodPost, base+"/repos/add", `{"dids":["`+accts[0].DID().String()+`"]}`, right)
+	require.Equal(t, http.StatusOK, status, body)
+
+	// Headers over 64 KiB: 431.
+	line := secRawRequest(t, ti.addr, "GET /health HTTP/1.1\r\nHost: tap\r\nX-Big: "+strings.Repeat("b", 80<<10)+"\r\n\r\n")
+	require.Equal(t, "HTTP/1.1 431 Request Header Fields Too Large", line)
+	line = secRawRequest(t, ti.addr, "GET /health HTTP/1.1\r\nHost: tap\r\nAuthorization: "+right.Get("Authorization")+
+		"\r\nX-Ok: "+strings.Repeat("b", 32<<10)+"\r\nConnection: close\r\n\r\n")
+	require.Equal(t, "HTTP/1.1 200 OK", line, "32 KiB of headers are fine")
+
+	// Slow-header clients are cut after read_header_timeout; a byte every
+	// 20 ms would take over 3 minutes to finish.
+	clients := 2
+	if secSoak() {
+		clients = 20
+	}
+	type cut struct {
+		held time.Duration
+		got  string
+		err  error
+	}
+	cuts := make(chan cut, clients)
+	for range clients {
+		go func() {
+			d, got, err := secSlowloris(ti.addr, 20*time.Millisecond)
+			cuts <- cut{d, got, err}
+		}()
+	}
+	var longest time.Duration
+	for range clients {
+		c := <-cuts
+		require.NoError(t, c.err)
+		require.NotContains(t, c.got, "200 OK", "a request whose headers never finished was served")
+		longest = max(longest, c.held)
+	}
+	require.GreaterOrEqual(t, longest, headerTimeout)
+	status, _ = secDo(t, http.MethodGet, base+"/health", "", right)
+	require.Equal(t, http.StatusOK, status, "tap still serves after the slow clients")
+	t.Logf("reliability: security limits body>%dB=413 (length and chunked) headers>64KiB=431 slowloris=%d cut (read_header_timeout=%s, longest held %s)",
+		maxBody, clients, headerTimeout, longest.Round(time.Millisecond))
+}

@@ -83,13 +83,15 @@ func (s *Stage) resync(ctx context.Context, r store.Repo) {
 	defer cancel()
 	snap, body, err := s.fetch(fctx, did)
 	if err == nil {
-		defer body.Close()
 		done := make(chan error, 1)
 		ev := &pipeline.Event{Kind: pipeline.KindSnapshot, DID: did, Received: time.Now(), Snapshot: snap,
 			Done: func(err error) { done <- err }}
 		if err = s.submit(ctx, ev); err == nil {
 			err = <-done
 		}
+		// at once: a CAR the verify stage refused (too large, say) stops
+		// downloading now, not after the failure is recorded
+		_ = body.Close()
 	}
 	if ctx.Err() != nil || errors.Is(err, pipeline.ErrClosed) {
 		return // shutting down: the repo is reset at the next start

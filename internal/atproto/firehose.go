@@ -106,6 +106,7 @@ type FirehoseStats struct {
 	Events      uint64 // repo events handed to the handler
 	Malformed   uint64 // binary frames skipped: bad CBOR, unknown op, invalid DID, too big
 	Replayed    uint64 // events skipped because their seq was not above the last seen on the connection
+	Timeouts    uint64 // connections given up after ReadTimeout of silence (stalled relay)
 	NonBinary   uint64 // text frames skipped
 	Ignored     uint64 // well-formed messages of types tap does not consume (#labels, …)
 	Infos       uint64 // #info messages (logged)
@@ -125,8 +126,8 @@ type Firehose struct {
 	// that a flood of one kind does not hide another (read loop only).
 	limiters map[string]*logLimiter
 
-	events, malformed, replayed, nonBinary, ignored, infos, errorFrames, connects, dialErrors atomic.Uint64
-	lastSeq                                                                                   atomic.Int64
+	events, malformed, replayed, nonBinary, ignored, infos, errorFrames, connects, dialErrors, timeouts atomic.Uint64
+	lastSeq                                                                                             atomic.Int64
 }
 
 // NewFirehose returns a consumer; nothing happens until Run.
@@ -189,7 +190,11 @@ func (f *Firehose) Run(ctx context.Context, handle func(ctx context.Context, ev 
 			return herr.err
 		case delivered && !errors.Is(err, errErrorFrame):
 			f.backoff.Reset()
-			f.log.Info("firehose stream ended, reconnecting", "error", err)
+			level := slog.LevelInfo
+			if errors.Is(err, errStreamSilent) {
+				level = slog.LevelWarn // a stalled relay
+			}
+			f.log.Log(ctx, level, "firehose stream ended, reconnecting", "error", err)
 			continue
 		}
 		delay := f.backoff.Next()
@@ -203,7 +208,7 @@ func (f *Firehose) Run(ctx context.Context, handle func(ctx context.Context, ev 
 // Stats returns the consumer's counters.
 func (f *Firehose) Stats() FirehoseStats {
 	return FirehoseStats{
-		Events: f.events.Load(), Malformed: f.malformed.Load(), Replayed: f.replayed.Load(), NonBinary: f.nonBinary.Load(),
+		Events: f.events.Load(), Malformed: f.malformed.Load(), Replayed: f.replayed.Load(), Timeouts: f.timeouts.Load(), NonBinary: f.nonBinary.Load(),
 		Ignored: f.ignored.Load(), Infos: f.infos.Load(), ErrorFrames: f.errorFrames.Load(),
 		Connects: f.connects.Load(), DialErrors: f.dialErrors.Load(), LastSeq: f.lastSeq.Load(),
 	}

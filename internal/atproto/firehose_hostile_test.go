@@ -101,6 +101,7 @@ func TestFirehoseRecoversFromStalledRelay(t *testing.T) {
 	c.waitSeq(t, n.LastSeq())
 	requireSameEvents(t, liveEvents(n, c.got()[0].Seq-1), c.got())
 	assert.Positive(t, n.Faults().RelayFaultStats().StalledPings, "the relay swallowed pings")
+	assert.GreaterOrEqual(t, c.fh.Stats().Timeouts, uint64(2), "each stalled connection counts as a timeout")
 }
 
 // Oversized garbage and oversized well-formed commits are skipped in

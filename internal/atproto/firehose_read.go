@@ -41,11 +41,11 @@ func (f *Firehose) readLoop(ctx context.Context, conn *websocket.Conn, floor int
 		}
 		typ, r, err := conn.NextReader()
 		if err != nil {
-			return delivered, fmt.Errorf("reading firehose: %w", err)
+			return delivered, f.readError(err)
 		}
 		oversized, err := readMessage(r, &buf, f.opts.MaxFrameBytes)
 		if err != nil {
-			return delivered, fmt.Errorf("reading firehose: %w", err)
+			return delivered, f.readError(err)
 		}
 		delivered = true
 		received := time.Now()
@@ -81,6 +81,21 @@ func (f *Firehose) readLoop(ctx context.Context, conn *websocket.Conn, floor int
 		f.events.Add(1)
 		f.lastSeq.Store(ev.Seq)
 	}
+}
+
+// errStreamSilent says the relay sent nothing, not even a pong, for
+// ReadTimeout: a stalled relay. The connection is given up and re-dialled.
+var errStreamSilent = errors.New("firehose stream silent")
+
+// readError wraps a read failure; a read deadline that passed becomes
+// errStreamSilent, counted.
+func (f *Firehose) readError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		f.timeouts.Add(1)
+		return fmt.Errorf("%w for %s (no frame, no pong): %v", errStreamSilent, f.opts.ReadTimeout, err)
+	}
+	return fmt.Errorf("reading firehose: %w", err)
 }
 
 // installControlHandlers renews the read deadline on pongs and pings and

@@ -9,10 +9,11 @@ package main
 // to the testnet's ground truth for every account with nothing lost or
 // reordered.
 //
-// Short form (CI):  go test -race -count=1 -run 'TestE2EHostile' ./cmd/tap/
-// Long form:        TAP_SOAK=1 go test -race -count=1 -timeout 30m -run 'TestE2EHostile' ./cmd/tap/
-// (TAP_SOAK=1: more accounts, a faster load, 20000 replays, 500 oversized
-// frames, 40 dropped connections.)
+// Short form (CI):  go test -race -count=1 -run 'TestE2EHostile(Relay|PLC)' ./cmd/tap/
+// Long form:        TAP_SOAK=1 go test -race -count=1 -timeout 30m -run 'TestE2EHostile(Relay|PLC)' ./cmd/tap/
+// (TAP_SOAK=1: more accounts, a faster load, 20000 replays, 40 rewinds,
+// 500 oversized frames, 40 dropped connections; four broken repos per PLC
+// fault kind.)
 
 import (
 	"context"
@@ -269,7 +270,8 @@ func TestE2EHostileRelay(t *testing.T) {
 	f.StallRelay(0)
 	ti.waitFor("tap gives up the stalled stream twice", func() bool { return connected() >= before+2 })
 	probe.requireServing(t, "stall")
-	require.Contains(t, ti.out.String(), "i/o timeout", "the stall is logged as a read timeout")
+	require.Contains(t, ti.out.String(), "firehose stream silent for "+hostileReadTimeout.String()+" (no frame, no pong)",
+		"the stall is logged as a silent stream")
 	f.ResumeRelay()
 	progressed("after stall")
 
@@ -333,8 +335,15 @@ var plcFaultMessage = map[testnet.PLCFaultKind]string{
 // cannot verify its commit, is marked, and recovers too.
 func TestE2EHostilePLC(t *testing.T) {
 	start := time.Now()
-	kinds := testnet.PLCFaultKinds
-	net, accts := startNetwork(t, len(kinds)+1, 5)
+	perKind, history := 1, 5
+	if os.Getenv("TAP_SOAK") == "1" {
+		perKind, history = 4, 20
+	}
+	var kinds []testnet.PLCFaultKind // one per broken account
+	for range perKind {
+		kinds = append(kinds, testnet.PLCFaultKinds...)
+	}
+	net, accts := startNetwork(t, len(kinds)+1, history)
 	broken, healthy := accts[:len(kinds)], accts[len(kinds)]
 	for i, kind := range kinds {
 		net.Faults().SetPLCFault(broken[i].DID(), testnet.PLCFault{Kind: kind})
@@ -397,8 +406,8 @@ func TestE2EHostilePLC(t *testing.T) {
 	lost := hostileLost(t, ti, accts)
 	require.Zero(t, lost)
 	requireOrdered(t, ti.events())
-	t.Logf("reliability: hostile-plc kinds=%d (%s) garbage_answers=%d repos=%d events=%d lost=%d probes=%d failed=%d wall=%s",
-		len(kinds), plcKindNames(kinds), garbage, len(accts), len(ti.events()), lost, probe.ok.Load(), probe.failed.Load(),
+	t.Logf("reliability: hostile-plc kinds=%d (%s) broken_repos=%d garbage_answers=%d repos=%d events=%d lost=%d probes=%d failed=%d wall=%s",
+		len(testnet.PLCFaultKinds), plcKindNames(testnet.PLCFaultKinds), len(broken), garbage, len(accts), len(ti.events()), lost, probe.ok.Load(), probe.failed.Load(),
 		time.Since(start).Round(time.Millisecond))
 }
 

@@ -800,3 +800,29 @@ func TestE2ELoadWebhookFlapping(t *testing.T) {
 	t.Logf("reliability: load webhook-flap live_commits=%d events=%d requests=%d ok=%d failed=%d hung=%d closed=%d redelivered=%d lost=0 peak_heap=%.0fMiB goroutines_leaked=%d idle_http_goroutines=%d",
 		loadStats.Commits, len(evs), deliveries, rc.ok.Load(), rc.fail.Load(), rc.hang.Load(), rc.closed.Load(), deliveries-len(evs), peak, leaked, idleHTTP)
 }
+
+// The order check of the load suite is not vacuous: it accepts historical
+// events of a DID in flight together, and flags a live event received
+// before the event ahead of it was acked, and a historical event received
+// before the live event ahead of it was acked.
+func TestE2ELoadOrderChecker(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	rec := func(id int64, live bool) loadEvent {
+		return loadEvent{event: event{ID: id, Record: &recordEvent{DID: "did:plc:a", Live: live}}, live: live}
+	}
+	evs := []loadEvent{rec(1, false), rec(2, false), rec(3, true), rec(4, false)}
+	l := newLoadLedger()
+	// H1, H2 together; L3 after both acks; H4 after L3's ack.
+	for id, times := range map[int64][2]int{1: {0, 5}, 2: {1, 2}, 3: {6, 8}, 4: {9, 10}} {
+		l.firstRecv[id], l.firstAck[id] = at(times[0]), at(times[1])
+	}
+	require.Empty(t, loadOrderViolations(evs, l))
+	l.firstRecv[3] = at(4) // L3 released before H1 was acked
+	require.Len(t, loadOrderViolations(evs, l), 1)
+	l.firstRecv[3] = at(6)
+	l.firstRecv[4] = at(7) // H4 released before L3 was acked
+	require.Len(t, loadOrderViolations(evs, l), 1)
+	delete(l.firstAck, 3) // L3 never acked: H4 must not have been released
+	require.Len(t, loadOrderViolations(evs, l), 1)
+}

@@ -9,15 +9,18 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapkit/tap/internal/store"
+	"github.com/tapkit/tap/internal/store/storetest"
 	"github.com/tapkit/tap/internal/testnet"
 )
 
@@ -50,6 +53,9 @@ func (c *consumer) run(ctx context.Context, url func() string) {
 				ID int64 `json:"id"`
 			}
 			if json.Unmarshal(msg, &ev) != nil {
+				c.mu.Lock()
+				c.bad = append(c.bad, "undecodable delivery: "+string(msg))
+				c.mu.Unlock()
 				continue
 			}
 			c.record(ev.ID, string(msg))
@@ -88,128 +94,459 @@ func (c *consumer) events() []event {
 	for _, id := range ids {
 		var e event
 		_ = json.Unmarshal([]byte(c.byID[id]), &struct {
+			Type     *string         `json:"type"`
 			Record   **recordEvent   `json:"record"`
 			Identity **identityEvent `json:"identity"`
-		}{&e.Record, &e.Identity})
-		e.ID = id
+		}{&e.Type, &e.Record, &e.Identity})
+		e.ID, e.raw = id, c.byID[id]
 		out = append(out, e)
 	}
 	return out
 }
 
-// A real tap process is killed with SIGKILL at random points while live
-// load and backfills run, and restarted each time on the same database.
-// Every record event is delivered at least once, ids are never reused for
-// another event, per-DID live order follows the repos' revs, and every
-// repo converges to the testnet's ground truth. TAP_CRASH_KILLS sets the
-// number of kills (default 5).
-func TestE2ECrashLoop(t *testing.T) {
-	kills := 5
-	if s := os.Getenv("TAP_CRASH_KILLS"); s != "" {
-		kills, _ = strconv.Atoi(s)
+// crashPlan sizes one crash loop.
+type crashPlan struct {
+	kills    int     // SIGKILLs; the process is started kills+1 times
+	accounts int     // repos tracked from the first start
+	batches  int     // further batches of repos added partway through
+	perBatch int     // repos per batch
+	records  int     // history records of every repo
+	extra    int     // further history records of the batches' repos
+	rate     float64 // live commits per second over all repos
+}
+
+// crashPlanFromEnv is the short (CI) plan, the soak plan under TAP_SOAK=1,
+// and TAP_CRASH_KILLS overrides the number of kills of either.
+func crashPlanFromEnv(t *testing.T) crashPlan {
+	p := crashPlan{kills: 20, accounts: 16, batches: 4, perBatch: 5, records: 20, extra: 80, rate: 100}
+	if os.Getenv("TAP_SOAK") == "1" {
+		p = crashPlan{kills: 100, accounts: 40, batches: 10, perBatch: 8, records: 40, extra: 200, rate: 150}
 	}
-	net, accts := startNetwork(t, 20, 20)
+	if s := os.Getenv("TAP_CRASH_KILLS"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(t, err, "TAP_CRASH_KILLS")
+		require.GreaterOrEqual(t, n, 1, "TAP_CRASH_KILLS")
+		p.kills = n
+	}
+	return p
+}
+
+// crashBackfillYAML keeps the default pipeline but gives the backfill stage
+// test timings (a poll every 20 ms, retries after 200 ms–1 s instead of
+// 1 min–1 h), as startTap does in-process.
+const crashBackfillYAML = `pipeline:
+  stages:
+    - id: filter/scope
+    - id: backfill
+      config: {poll_interval: 20ms, min_backoff: 200ms, max_backoff: 1s, host_backoff: 200ms}
+    - id: verify
+    - id: filter/collections
+    - id: order
+`
+
+// A real tap process (the built binary) is killed with SIGKILL at random
+// points of its lifecycle — before it finished starting, just after, and
+// while live load and backfills run — and restarted on the same database
+// each time, on SQLite and on Postgres (TAP_TEST_POSTGRES_URL; skipped
+// without it). Two batches of repos with history are added partway
+// through, so backfills are in flight when kills hit. After the last
+// restart converges, checked against the testnet's ground truth:
+//   - every record event is delivered at least once: replaying a DID's
+//     deliveries gives its current records, and every op of every live
+//     commit after the repo's last snapshot arrives as a live event;
+//   - per DID, live events in id order have non-decreasing revs, and no
+//     live op is committed twice;
+//   - ids are never reused for another payload, and the durable id
+//     high-water mark lies above every delivered id;
+//   - no repo is stuck: all active, no resync buffer rows, outbox drained;
+//   - the database agrees with the ground truth: record index, rev and
+//     prevData of every repo, and no orphan rows.
+//
+// Short form: 20 kills, 30 repos. TAP_SOAK=1: 100 kills, 60 repos, more
+// history and load. TAP_CRASH_KILLS overrides the number of kills;
+// TAP_CRASH_SEED fixes the seed (logged) to replay a run.
+func TestE2ECrashLoop(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			url := b.NewURL(t)
+			crashLoop(t, b.Name, url)
+		})
+	}
+}
+
+// crashProc is one run of the tap binary.
+type crashProc struct {
+	pid    int
+	kill   func() error
+	term   func() error
+	exited chan struct{}
+	err    error // Wait's result, once exited is closed
+	stdout *syncBuffer
+	stderr *syncBuffer
+}
+
+func crashStart(t *testing.T, dir string, env []string, cfgFile string) *crashProc {
+	t.Helper()
+	cmd, stdout, stderr := startTapProcess(t, dir, env, "run", "--config", cfgFile)
+	p := &crashProc{pid: cmd.Process.Pid, exited: make(chan struct{}), stdout: stdout, stderr: stderr,
+		kill: cmd.Process.Kill, term: func() error { return cmd.Process.Signal(syscall.SIGTERM) }}
+	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	// Runs before startTapProcess's cleanup, which then finds the process
+	// reaped and leaves Wait to the goroutine above.
+	t.Cleanup(func() {
+		_ = p.kill()
+		<-p.exited
+	})
+	return p
+}
+
+// alive fails the test if the process ended on its own.
+func (p *crashProc) alive(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-p.exited:
+		t.Fatalf("tap (pid %d) exited by itself %s: %v\nstderr:\n%s\nlog tail:\n%s", p.pid, what, p.err,
+			tail(p.stderr.String(), 2000), tail(p.stdout.String(), 4000))
+	default:
+	}
+}
+
+func (p *crashProc) sigkill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.kill())
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("tap (pid %d) did not die on SIGKILL", p.pid)
+	}
+}
+
+// crashLoop runs the crash loop on the database at dbURL.
+func crashLoop(t *testing.T, dbName, dbURL string) {
+	plan := crashPlanFromEnv(t)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("TAP_CRASH_SEED"); s != "" {
+		var err error
+		seed, err = strconv.ParseUint(s, 10, 64)
+		require.NoError(t, err, "TAP_CRASH_SEED")
+	}
+	t.Logf("crash loop db=%s seed=%d (TAP_CRASH_SEED=%d replays it) plan=%+v", dbName, seed, seed, plan)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+
+	net, all := startNetwork(t, plan.accounts+plan.batches*plan.perBatch, plan.records)
+	first := all[:plan.accounts]
+	require.NoError(t, net.GenerateHistory(t.Context(), all[plan.accounts:], plan.extra))
+	// Batch b is added by run batchAt[b] (by the last run if there are too
+	// few kills), which is then killed while the batch backfills.
+	batches := make([][]*testnet.Account, plan.batches)
+	batchAt := map[int]int{} // run → batch
+	for b := range batches {
+		batches[b] = all[plan.accounts+b*plan.perBatch : plan.accounts+(b+1)*plan.perBatch]
+		if at := (b + 1) * plan.kills / (plan.batches + 1); at > 0 && batchAt[at] == 0 {
+			batchAt[at] = b + 1
+		}
+	}
+	posted := make([]bool, len(batches))
+
 	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "tap.yaml")
+	require.NoError(t, os.WriteFile(cfgFile, []byte(crashBackfillYAML), 0o600))
+	port := freeTCPPort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
 	env := []string{
-		"TAP_DATABASE_URL=sqlite://" + filepath.Join(dir, "tap.db"),
+		"TAP_DATABASE_URL=" + dbURL, "TAP_BIND=" + addr,
 		"TAP_RELAY_URL=" + net.RelayURL(), "TAP_PLC_URL=" + net.PLCURL(),
 		"TAP_IDENT_DNS_RESOLVER=" + net.DNSAddr(), "TAP_CURSOR_SAVE_INTERVAL=50ms",
 		"TAP_RETRY_TIMEOUT=1s", "TAP_LOG_LEVEL=info",
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
+
+	// Live load on every repo, tracked or not yet: the later batches have
+	// commits on the firehose before, during and after their backfill.
+	loadCtx, stopLoad := context.WithCancel(t.Context())
+	defer stopLoad()
 	loadDone := make(chan struct{})
 	go func() {
 		defer close(loadDone)
-		_, _ = net.RunLoad(ctx, testnet.LoadOptions{Rate: 100, Accounts: accts, Workers: 2})
+		_, _ = net.RunLoad(loadCtx, testnet.LoadOptions{Rate: plan.rate, Accounts: all, Workers: 2})
 	}()
-	var addrMu sync.Mutex
-	addr := ""
 	c := &consumer{byID: map[int64]string{}}
+	cctx, stopConsumer := context.WithCancel(t.Context())
+	defer stopConsumer()
 	var cwg sync.WaitGroup
-	cwg.Go(func() {
-		c.run(ctx, func() string { addrMu.Lock(); defer addrMu.Unlock(); return "ws://" + addr + "/channel" })
-	})
-	rng := rand.New(rand.NewPCG(1, 2))
-	port := freeTCPPort(t)
-	procEnv := append(env, "TAP_BIND=127.0.0.1:"+strconv.Itoa(port))
-	for i := 0; i <= kills; i++ {
-		cmd, stdout, _ := startTapProcess(t, dir, procEnv, "run")
-		logLine(t, stdout, "startup complete")
-		addrMu.Lock()
-		addr = "127.0.0.1:" + strconv.Itoa(port)
-		addrMu.Unlock()
-		if i == 0 {
-			ti := &tapInstance{t: t, addr: addr}
-			ti.postRepos(accts)
-		}
-		if i == kills {
-			cancel() // stop the load, then let the last run converge
-			<-loadDone
-			ctx2 := t.Context()
-			db, err := store.Open(ctx2, "sqlite://"+filepath.Join(dir, "tap.db"), store.Options{MaxConns: 1})
-			require.NoError(t, err)
-			defer db.Close()
-			c2 := &consumer{byID: map[int64]string{}}
-			cctx, ccancel := context.WithCancel(ctx2)
-			var wg sync.WaitGroup
-			wg.Go(func() { c2.run(cctx, func() string { return "ws://" + addr + "/channel" }) })
-			require.Eventually(t, func() bool { return converged(t, db, accts, c, c2) }, 60*time.Second, 100*time.Millisecond,
-				"no convergence; tap log tail:\n%s", tail(stdout.String(), 4000))
-			ccancel()
-			wg.Wait()
-			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-			require.NoError(t, cmd.Wait())
-			break
-		}
-		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond) // let it run a random while before the kill
-		require.NoError(t, cmd.Process.Kill())
-		_ = cmd.Wait()
-	}
-	cwg.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	require.Empty(t, c.bad, "an id was reused for another event")
-	t.Logf("%d kills survived; %d distinct events delivered, %d redeliveries", kills, len(c.byID), c.dups)
-}
+	cwg.Go(func() { c.run(cctx, func() string { return "ws://" + addr + "/channel" }) })
 
-// converged reports whether every repo is active and the union of what
-// both consumers received, applied per DID in id order, equals the ground
-// truth, with live events of each DID in rev order.
-func converged(t *testing.T, db *store.DB, accts []*testnet.Account, cs ...*consumer) bool {
-	all := map[int64]event{}
-	for _, c := range cs {
-		for _, e := range c.events() {
-			all[e.ID] = e
+	ti := &tapInstance{t: t, addr: addr}
+	var db *store.DB // opened once the first run migrated the database
+	var logs []*crashProc
+	modes := map[string]int{}
+	inBackfill := 0 // kills that hit while some repo was not active
+	start := time.Now()
+	for i := 0; i < plan.kills; i++ {
+		p := crashStart(t, dir, env, cfgFile)
+		logs = append(logs, p)
+		mode := "running"
+		switch r := rng.IntN(10); {
+		case i == 0:
+		case batchAt[i] > 0:
+			mode = "backfilling"
+		case r < 1:
+			mode = "starting" // killed before (or while) it reports startup complete
+		case r < 3:
+			mode = "just started"
 		}
-	}
-	ids := make([]int64, 0, len(all))
-	for id := range all {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	evs := make([]event, len(ids))
-	for i, id := range ids {
-		evs[i] = all[id]
-	}
-	for _, a := range accts {
-		r, err := db.GetRepo(t.Context(), a.DID().String())
-		if err != nil || r.State != store.RepoStateActive {
-			return false
+		modes[mode]++
+		// The sleeps below pick random kill points; they synchronise nothing.
+		switch mode {
+		case "starting":
+			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+		case "just started":
+			logLine(t, p.stdout, "startup complete")
+			time.Sleep(time.Duration(rng.IntN(50)) * time.Millisecond)
+		case "backfilling":
+			logLine(t, p.stdout, "startup complete")
+			b := batchAt[i] - 1
+			ti.postRepos(batches[b])
+			posted[b] = true
+			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+		default:
+			logLine(t, p.stdout, "startup complete")
+			if i == 0 {
+				ti.postRepos(first)
+				var err error
+				db, err = store.Open(t.Context(), dbURL, store.Options{MaxConns: 2})
+				require.NoError(t, err)
+				defer db.Close()
+			}
+			time.Sleep(time.Duration(100+rng.IntN(600)) * time.Millisecond)
 		}
-		recs := recordsOf(evs, a.DID())
-		lastRev := ""
-		for _, rec := range recs {
-			if rec.Live {
-				require.GreaterOrEqual(t, rec.Rev, lastRev, "live events of %s out of rev order", a.DID())
-				lastRev = rec.Rev
+		if mode != "starting" {
+			p.alive(t, fmt.Sprintf("before kill %d", i+1))
+			n, err := db.Bun().NewSelect().Model((*store.Repo)(nil)).Where("state <> ?", store.RepoStateActive).Count(t.Context())
+			require.NoError(t, err)
+			if n > 0 {
+				inBackfill++
 			}
 		}
-		if fmt.Sprint(current(recs)) != fmt.Sprint(truth(t, a)) {
-			return false
+		p.sigkill(t)
+	}
+	killTime := time.Since(start)
+
+	// The last run: stop the load, let it converge, then check everything.
+	p := crashStart(t, dir, env, cfgFile)
+	logs = append(logs, p)
+	logLine(t, p.stdout, "startup complete")
+	for b := range batches {
+		if !posted[b] {
+			ti.postRepos(batches[b])
 		}
 	}
-	return true
+	stopLoad()
+	<-loadDone
+	gt, err := net.GroundTruth()
+	require.NoError(t, err)
+	converge := time.Now()
+	for {
+		why := crashConverged(t, db, gt, c)
+		if why == "" {
+			break
+		}
+		if time.Since(converge) > 60*time.Second {
+			t.Fatalf("no convergence after the last restart: %s\ntap log tail:\n%s", why, tail(p.stdout.String(), 6000))
+		}
+		p.alive(t, "while converging")
+		time.Sleep(100 * time.Millisecond) // poll interval
+	}
+	convergeTime := time.Since(converge)
+	stopConsumer()
+	cwg.Wait()
+	require.NoError(t, p.term())
+	<-p.exited
+	require.NoError(t, p.err, "graceful stop after convergence; stderr:\n%s", tail(p.stderr.String(), 2000))
+
+	st := crashCheck(t, db, net, gt, c)
+	desyncs := 0
+	for _, l := range logs {
+		desyncs += strings.Count(l.stdout.String(), `"msg":"repo desynchronized"`)
+	}
+	t.Logf("kill points %v; %d kills while a repo was not active; %d repos resynced more than once; %d desynchronizations logged; kills took %s, convergence %s",
+		modes, inBackfill, st.multiSnap, desyncs, killTime.Round(time.Millisecond), convergeTime.Round(time.Millisecond))
+	t.Logf("reliability: crash db=%s kills=%d seed=%d events=%d redelivered=%d lost=0 repos=%d live_ops=%d",
+		dbName, plan.kills, seed, st.events, st.dups, len(gt), st.liveOps)
+}
+
+// crashConverged returns "" once every repo is active at the ground
+// truth's rev, nothing waits in the resync buffer or the outbox, and
+// replaying the deliveries of each DID gives its current records; else
+// what is still missing.
+func crashConverged(t *testing.T, db *store.DB, gt map[syntax.DID]testnet.RepoSnapshot, c *consumer) string {
+	ctx := t.Context()
+	for did, snap := range gt {
+		r, err := db.GetRepo(ctx, did.String())
+		if err != nil {
+			return err.Error()
+		}
+		if r.State != store.RepoStateActive || r.Rev != snap.Rev.String() {
+			return fmt.Sprintf("repo %s is %s at rev %q (error %q), want active at %s", did, r.State, r.Rev, r.ErrorMsg, snap.Rev)
+		}
+	}
+	for name, model := range map[string]any{"resync_buffers": (*store.ResyncBuffer)(nil), "outbox_buffers": (*store.OutboxBuffer)(nil)} {
+		if n, err := db.Bun().NewSelect().Model(model).Count(ctx); err != nil || n != 0 {
+			return fmt.Sprintf("%s holds %d rows (%v)", name, n, err)
+		}
+	}
+	evs := c.events()
+	for did, snap := range gt {
+		if got, want := current(recordsOf(evs, did)), snapRecords(snap); fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Sprintf("deliveries of %s replay to %d records, want %d", did, len(got), len(want))
+		}
+	}
+	return ""
+}
+
+func snapRecords(s testnet.RepoSnapshot) map[string]string {
+	m := map[string]string{}
+	for _, r := range s.Records {
+		m[r.Path()] = r.CID.String()
+	}
+	return m
+}
+
+type crashStats struct {
+	events, dups, liveOps, multiSnap int
+}
+
+// crashCheck runs the strict checks on a converged, stopped tap.
+func crashCheck(t *testing.T, db *store.DB, net *testnet.Network, gt map[syntax.DID]testnet.RepoSnapshot, c *consumer) crashStats {
+	ctx := t.Context()
+	c.mu.Lock()
+	require.Empty(t, c.bad, "an id was reused for another event, or a delivery was not JSON")
+	st := crashStats{events: len(c.byID), dups: c.dups}
+	c.mu.Unlock()
+	evs := c.events()
+	require.NotEmpty(t, evs)
+
+	// Ids: each payload carries the id it was delivered under, the durable
+	// high-water mark is above all of them (a restart can never hand one
+	// out again), and no live op was committed under two ids.
+	next, err := db.NextOutboxID(ctx)
+	require.NoError(t, err)
+	live := map[string]int64{} // did rev path action cid → id
+	snapRevs := map[string]map[string]bool{}
+	for _, e := range evs {
+		var p struct {
+			ID int64 `json:"id"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(e.raw), &p), e.raw)
+		require.Equal(t, e.ID, p.ID, "payload id differs from the delivered id")
+		require.Less(t, e.ID, next, "delivered id %d not below the id high-water mark %d", e.ID, next)
+		require.True(t, e.Record != nil || e.Identity != nil, "event neither record nor identity: %s", e.raw)
+		if e.Record == nil {
+			continue
+		}
+		r := e.Record
+		if !r.Live {
+			if snapRevs[r.DID] == nil {
+				snapRevs[r.DID] = map[string]bool{}
+			}
+			snapRevs[r.DID][r.Rev] = true
+			continue
+		}
+		k := strings.Join([]string{r.DID, r.Rev, r.Collection, r.RKey, r.Action, r.CID}, " ")
+		if prev, ok := live[k]; ok {
+			t.Fatalf("live op %s committed twice, as ids %d and %d", k, prev, e.ID)
+		}
+		live[k] = e.ID
+	}
+
+	// Per DID: live events in id order have non-decreasing revs; state
+	// replay equals the ground truth.
+	for did, snap := range gt {
+		recs := recordsOf(evs, did)
+		last := ""
+		for _, r := range recs {
+			if r.Live {
+				require.GreaterOrEqual(t, r.Rev, last, "live events of %s out of rev order", did)
+				last = r.Rev
+			}
+		}
+		require.Equal(t, snapRecords(snap), current(recs), "deliveries of %s do not replay to its records", did)
+		if len(snapRevs[did.String()]) > 1 {
+			st.multiSnap++
+		}
+	}
+
+	// Every op of every live commit after a repo's last snapshot arrived as
+	// a live event. A repo's snapshot (historical events, at the snapshot's
+	// rev) is a diff against the record index, so commits before the last
+	// snapshot may legitimately be folded into it; those are covered by the
+	// replay check above.
+	lastSnap := map[syntax.DID]string{}
+	for did, revs := range snapRevs {
+		for rev := range revs {
+			if rev > lastSnap[syntax.DID(did)] {
+				lastSnap[syntax.DID(did)] = rev
+			}
+		}
+	}
+	for did := range gt {
+		require.NotEmpty(t, lastSnap[did], "no snapshot events for %s, which has history", did)
+	}
+	for _, ev := range net.Events() {
+		if ev.Kind != testnet.KindCommit {
+			continue
+		}
+		snap, tracked := lastSnap[ev.DID]
+		if !tracked || ev.Rev.String() <= snap {
+			continue
+		}
+		for _, op := range ev.Ops {
+			cidStr := ""
+			if op.Action != testnet.ActionDelete {
+				cidStr = op.CID.String()
+			}
+			k := strings.Join([]string{ev.DID.String(), ev.Rev.String(), op.Collection.String(), op.RKey.String(), string(op.Action), cidStr}, " ")
+			_, ok := live[k]
+			require.True(t, ok, "live op lost: %s (seq %d, repo snapshot at rev %s)", k, ev.Seq, snap)
+			st.liveOps++
+		}
+	}
+
+	// The database: exactly the tracked repos, each active at the ground
+	// truth's rev and prevData with no error; its record index equals the
+	// ground truth; no row of any table belongs to an untracked DID; the
+	// resync buffer and the outbox are empty.
+	var repos []store.Repo
+	require.NoError(t, db.Bun().NewSelect().Model(&repos).Order("did").Scan(ctx))
+	require.Len(t, repos, len(gt), "repos table")
+	for _, r := range repos {
+		snap, ok := gt[syntax.DID(r.DID)]
+		require.True(t, ok, "untracked repo row %s", r.DID)
+		require.Equal(t, store.RepoStateActive, r.State, r.DID)
+		require.Equal(t, store.AccountStatusActive, r.Status, r.DID)
+		require.Equal(t, snap.Rev.String(), r.Rev, "rev of %s", r.DID)
+		require.Equal(t, snap.Data.String(), r.PrevData, "prev_data of %s", r.DID)
+		require.Empty(t, r.ErrorMsg, r.DID)
+		require.Zero(t, r.RetryCount, r.DID)
+
+		var rows []store.RepoRecord
+		require.NoError(t, db.Bun().NewSelect().Model(&rows).Where("did = ?", r.DID).Scan(ctx))
+		idx := map[string]string{}
+		for _, row := range rows {
+			idx[row.Collection+"/"+row.RKey] = row.CID
+		}
+		require.Equal(t, snapRecords(snap), idx, "record index of %s", r.DID)
+	}
+	for table, model := range map[string]any{"repo_records": (*store.RepoRecord)(nil), "resync_buffers": (*store.ResyncBuffer)(nil), "outbox_buffers": (*store.OutboxBuffer)(nil)} {
+		n, err := db.Bun().NewSelect().Model(model).Where("did NOT IN (SELECT did FROM repos)").Count(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "orphan rows in %s", table)
+	}
+	for table, model := range map[string]any{"resync_buffers": (*store.ResyncBuffer)(nil), "outbox_buffers": (*store.OutboxBuffer)(nil)} {
+		n, err := db.Bun().NewSelect().Model(model).Count(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "%s not drained", table)
+	}
+	return st
 }
 
 func freeTCPPort(t *testing.T) int {

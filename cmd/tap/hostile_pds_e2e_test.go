@@ -205,7 +205,7 @@ func TestE2EHostilePDS(t *testing.T) {
 		require.Contains(t, info["error"], c.msg, c.name)
 		require.Empty(t, recordsOf(ti.events(), did), "%s: a refused snapshot delivers nothing", c.name)
 	}
-	ti.waitFor("a padded CAR download stopped by the limit", func() bool { return f.Hostile().MaxBytes >= hostileMaxCAR })
+	ti.waitFor("a padded CAR download stopped by the limit", func() bool { return f.Hostile().MaxBytes >= hostileMaxCAR-1<<20 })
 
 	// The heap window: with the repos loaded and the live load done, only
 	// the hostile retries run (the test process also holds the testnet and

@@ -425,3 +425,18 @@ func TestE2ESecurityLimits(t *testing.T) {
 	t.Logf("reliability: security limits body>%dB=413 (length and chunked) headers>64KiB=431 slowloris=%d cut (read_header_timeout=%s, longest held %s)",
 		maxBody, clients, headerTimeout, longest.Round(time.Millisecond))
 }
+
+// /debug/pprof/cmdline hides the secrets of the command line: the metrics
+// server of metrics_listen has no auth.
+func TestSecurityRedactArgs(t *testing.T) {
+	got := redactArgs([]string{"tap", "run", "--admin-password", "pw1", "--admin-password=pw2",
+		"--db-url=postgres://u:pw3@127.0.0.1:5432/db", "--db-url", "postgres://u:pw4@h/db",
+		"--webhook-url=http://hook:pw5@h/x", "-admin-password", "pw6", "--bind", ":2480", "--disable-acks"})
+	joined := strings.Join(got, " ")
+	for _, pw := range []string{"pw1", "pw2", "pw3", "pw4", "pw5", "pw6"} {
+		require.NotContains(t, joined, pw)
+	}
+	require.Equal(t, []string{"tap", "run", "--admin-password", config.Redacted, "--admin-password=" + config.Redacted,
+		"--db-url=postgres://u:xxxxx@127.0.0.1:5432/db", "--db-url", "postgres://u:xxxxx@h/db",
+		"--webhook-url=http://hook:xxxxx@h/x", "-admin-password", config.Redacted, "--bind", ":2480", "--disable-acks"}, got)
+}

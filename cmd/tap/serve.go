@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/identity"
@@ -207,9 +210,47 @@ func metricsHandlers() map[string]http.Handler {
 	return map[string]http.Handler{
 		"/metrics":             promhttp.Handler(),
 		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
-		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
+		"/debug/pprof/cmdline": http.HandlerFunc(redactedCmdline),
 		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
 		"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
 		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
 	}
+}
+
+// redactedCmdline is pprof's /debug/pprof/cmdline with the secrets of the
+// command line hidden (--admin-password's value, URL passwords such as
+// --db-url's): the separate metrics server has no auth.
+func redactedCmdline(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, strings.Join(redactArgs(os.Args), "\x00"))
+}
+
+// redactArgs returns args with the value of every flag whose name names a
+// secret (password, secret, token) replaced by config.Redacted, and the
+// password of every URL hidden.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	secretNext := false
+	for i, a := range args {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		isFlag := strings.HasPrefix(a, "-")
+		secretFlag := isFlag && secretFlagName(name)
+		switch {
+		case secretNext && !isFlag:
+			out[i] = config.Redacted
+		case secretFlag && hasValue:
+			out[i] = a[:strings.Index(a, "=")+1] + config.Redacted
+		default:
+			out[i] = config.RedactURL(a)
+		}
+		secretNext = secretFlag && !hasValue
+	}
+	return out
+}
+
+// secretFlagName reports whether a flag name names a secret.
+func secretFlagName(name string) bool {
+	name = strings.ToLower(name)
+	return strings.Contains(name, "password") || strings.Contains(name, "secret") || strings.Contains(name, "token")
 }

@@ -30,7 +30,9 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +51,7 @@ import (
 
 	"github.com/tapkit/tap/config"
 	"github.com/tapkit/tap/internal/httpapi"
+	"github.com/tapkit/tap/pipeline"
 )
 
 // secSoak reports whether the long form runs (TAP_SOAK=1).
@@ -439,4 +442,49 @@ func TestSecurityRedactArgs(t *testing.T) {
 	require.Equal(t, []string{"tap", "run", "--admin-password", config.Redacted, "--admin-password=" + config.Redacted,
 		"--db-url=postgres://u:xxxxx@127.0.0.1:5432/db", "--db-url", "postgres://u:xxxxx@h/db",
 		"--webhook-url=http://hook:xxxxx@h/x", "-admin-password", config.Redacted, "--bind", ":2480", "--disable-acks"}, got)
+}
+
+// secServeErr runs serve in-process with the configuration of env, edited
+// by tweak, and returns the error it stops with (it must stop by itself).
+func secServeErr(t *testing.T, env map[string]string, tweak func(*config.Config)) (string, error) {
+	t.Helper()
+	loaded, err := config.Load(config.Sources{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	require.NoError(t, err)
+	tweak(&loaded.Config)
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- serve(t.Context(), &loaded.Config, newLogger(out, "debug")) }()
+	select {
+	case err := <-done:
+		return out.String(), err
+	case <-time.After(60 * time.Second):
+		t.Fatalf("tap did not stop:\n%s", out)
+	}
+	return "", nil
+}
+
+// A plugin sink whose executable does not match its sha256 pin is not
+// started: tap refuses to start, naming the file, its hash and the pin.
+// With the right pin the file is run (here the tap binary, which is no
+// plugin, so the handshake fails instead).
+func TestE2ESecurityPluginPin(t *testing.T) {
+	net, _ := startNetwork(t, 1, 0)
+	raw, err := os.ReadFile(tapBinary)
+	require.NoError(t, err)
+	sum := sha256.Sum256(raw)
+	good, bad := hex.EncodeToString(sum[:]), strings.Repeat("ab", 32)
+	pin := func(p string) func(*config.Config) {
+		return func(c *config.Config) {
+			c.Pipeline.Sinks = []pipeline.ComponentConfig{{ID: "plugin", Config: map[string]any{"path": tapBinary, "sha256": p}}}
+		}
+	}
+	log, err := secServeErr(t, testEnv(net, sqliteURL(t)), pin(bad))
+	require.Error(t, err)
+	require.ErrorContains(t, err, fmt.Sprintf("sha256: %s has SHA-256 %s, the configuration says %s", tapBinary, good, bad))
+	require.NotContains(t, log, "startup complete")
+
+	_, err = secServeErr(t, testEnv(net, sqliteURL(t)), pin(good))
+	require.Error(t, err, "the tap binary is not a plugin")
+	require.NotContains(t, err.Error(), "the configuration says", "the right pin passes")
+	require.ErrorContains(t, err, "starting plugin "+tapBinary)
 }

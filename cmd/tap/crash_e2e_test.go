@@ -18,6 +18,7 @@ import (
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/internal/store/storetest"
@@ -118,9 +119,9 @@ type crashPlan struct {
 // crashPlanFromEnv is the short (CI) plan, the soak plan under TAP_SOAK=1,
 // and TAP_CRASH_KILLS overrides the number of kills of either.
 func crashPlanFromEnv(t *testing.T) crashPlan {
-	p := crashPlan{kills: 20, accounts: 16, batches: 4, perBatch: 5, records: 20, extra: 80, rate: 100}
+	p := crashPlan{kills: 20, accounts: 16, batches: 4, perBatch: 5, records: 20, extra: 200, rate: 100}
 	if os.Getenv("TAP_SOAK") == "1" {
-		p = crashPlan{kills: 100, accounts: 40, batches: 10, perBatch: 8, records: 40, extra: 200, rate: 150}
+		p = crashPlan{kills: 100, accounts: 40, batches: 10, perBatch: 8, records: 40, extra: 400, rate: 150}
 	}
 	if s := os.Getenv("TAP_CRASH_KILLS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -279,7 +280,8 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	var db *store.DB // opened once the first run migrated the database
 	var logs []*crashProc
 	modes := map[string]int{}
-	inBackfill := 0 // kills that hit while some repo was not active
+	inBackfill := 0  // kills that hit while some repo was not active
+	interrupted := 0 // resyncs in progress when a kill hit
 	start := time.Now()
 	for i := 0; i < plan.kills; i++ {
 		p := crashStart(t, dir, env, cfgFile)
@@ -307,7 +309,21 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 			b := batchAt[i] - 1
 			ti.postRepos(batches[b])
 			posted[b] = true
-			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+			// Kill mid-resync: once a fetch worker claimed a repo of the
+			// batch (if none does within 2 s, whatever state it is in).
+			dids := make([]string, len(batches[b]))
+			for k, a := range batches[b] {
+				dids[k] = a.DID().String()
+			}
+			for wait := time.Now(); time.Since(wait) < 2*time.Second; time.Sleep(2 * time.Millisecond) {
+				n, err := db.Bun().NewSelect().Model((*store.Repo)(nil)).Where("did IN (?)", bun.List(dids)).
+					Where("state = ?", store.RepoStateResyncing).Count(t.Context())
+				require.NoError(t, err)
+				if n > 0 {
+					break
+				}
+			}
+			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 		default:
 			logLine(t, p.stdout, "startup complete")
 			if i == 0 {
@@ -326,6 +342,9 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 			if n > 0 {
 				inBackfill++
 			}
+			n, err = db.Bun().NewSelect().Model((*store.Repo)(nil)).Where("state = ?", store.RepoStateResyncing).Count(t.Context())
+			require.NoError(t, err)
+			interrupted += int(n)
 		}
 		p.sigkill(t)
 	}
@@ -365,11 +384,19 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 
 	st := crashCheck(t, db, net, gt, c)
 	desyncs := 0
+	warnings := map[string]int{} // level: msg → lines, over every run
 	for _, l := range logs {
 		desyncs += strings.Count(l.stdout.String(), `"msg":"repo desynchronized"`)
+		for line := range strings.Lines(l.stdout.String()) {
+			var m struct{ Level, Msg string }
+			if json.Unmarshal([]byte(line), &m) == nil && (m.Level == "WARN" || m.Level == "ERROR") {
+				warnings[m.Level+": "+m.Msg]++
+			}
+		}
 	}
-	t.Logf("kill points %v; %d kills while a repo was not active; %d repos resynced more than once; %d desynchronizations logged; kills took %s, convergence %s",
-		modes, inBackfill, st.multiSnap, desyncs, killTime.Round(time.Millisecond), convergeTime.Round(time.Millisecond))
+	t.Logf("warnings and errors logged over all runs: %v", warnings)
+	t.Logf("kill points %v; %d kills while a repo was not active, interrupting %d resyncs; %d repos resynced more than once; %d desynchronizations logged; kills took %s, convergence %s",
+		modes, inBackfill, interrupted, st.multiSnap, desyncs, killTime.Round(time.Millisecond), convergeTime.Round(time.Millisecond))
 	t.Logf("reliability: crash db=%s kills=%d seed=%d events=%d redelivered=%d lost=0 repos=%d live_ops=%d",
 		dbName, plan.kills, seed, st.events, st.dups, len(gt), st.liveOps)
 }
@@ -397,10 +424,27 @@ func crashConverged(t *testing.T, db *store.DB, gt map[syntax.DID]testnet.RepoSn
 	evs := c.events()
 	for did, snap := range gt {
 		if got, want := current(recordsOf(evs, did)), snapRecords(snap); fmt.Sprint(got) != fmt.Sprint(want) {
-			return fmt.Sprintf("deliveries of %s replay to %d records, want %d", did, len(got), len(want))
+			return fmt.Sprintf("deliveries of %s replay to %d records, want %d; first difference: %s", did, len(got), len(want), firstDiff(got, want))
 		}
 	}
 	return ""
+}
+
+// firstDiff names the first path (in order) where got and want differ.
+func firstDiff(got, want map[string]string) string {
+	paths := keys(got)
+	for _, p := range keys(want) {
+		if _, ok := got[p]; !ok {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		if got[p] != want[p] {
+			return fmt.Sprintf("%s delivered %q, want %q", p, got[p], want[p])
+		}
+	}
+	return "none"
 }
 
 func snapRecords(s testnet.RepoSnapshot) map[string]string {

@@ -45,6 +45,10 @@ type ServerConfig struct {
 	// ReadHeaderTimeout is how long a client may take to send a request's
 	// headers before its connection is closed (slow-header clients); > 0.
 	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	// ReadBodyTimeout is how long a handler waits for a request's body
+	// (POST /repos/add, /repos/remove) before answering 408 (slow-body
+	// clients); > 0.
+	ReadBodyTimeout time.Duration `koanf:"read_body_timeout"`
 }
 
 // DatabaseConfig is the store.

@@ -16,7 +16,7 @@ import (
 var defaults = Config{
 	LogLevel:    "info",
 	Env:         "dev",
-	Server:      ServerConfig{Bind: ":2480", MaxBodyBytes: 16 << 20, ReadHeaderTimeout: 10 * time.Second},
+	Server:      ServerConfig{Bind: ":2480", MaxBodyBytes: 16 << 20, ReadHeaderTimeout: 10 * time.Second, ReadBodyTimeout: time.Minute},
 	Database:    DatabaseConfig{URL: "sqlite://./tap.db", MaxConns: 32},
 	Relay:       RelayConfig{URL: "https://relay1.us-east.bsky.network", CursorSaveInterval: time.Second},
 	Identity:    IdentityConfig{PLCURL: "https://plc.directory", CacheSize: 2_000_000},
@@ -259,11 +259,12 @@ func TestPrintYAMLRedactsSecrets(t *testing.T) {
 	require.True(t, strings.HasPrefix(s, "backfill:"), "keys are printed sorted")
 }
 
-func TestReadHeaderTimeoutMustBePositive(t *testing.T) {
+func TestServerTimeoutsMustBePositive(t *testing.T) {
 	file := t.TempDir() + "/tap.yaml"
-	require.NoError(t, os.WriteFile(file, []byte("server:\n  read_header_timeout: 0s\n"), 0o600))
+	require.NoError(t, os.WriteFile(file, []byte("server:\n  read_header_timeout: 0s\n  read_body_timeout: -1s\n"), 0o600))
 	_, err := Load(Sources{File: file, LookupEnv: noEnv})
 	require.ErrorContains(t, err, "server.read_header_timeout: must be a positive duration")
+	require.ErrorContains(t, err, "server.read_body_timeout: must be a positive duration")
 }
 
 // A malformed URL with a password is named in the error with the password hidden.

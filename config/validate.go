@@ -26,6 +26,7 @@ func (c *Config) Validate() error {
 	check("server.metrics_listen", hostPort(c.Server.MetricsListen, true))
 	check("server.max_body_bytes", atLeast(int(c.Server.MaxBodyBytes), 1024))
 	check("server.read_header_timeout", positive(c.Server.ReadHeaderTimeout))
+	check("server.read_body_timeout", positive(c.Server.ReadBodyTimeout))
 	check("database.url", dbURL(c.Database.URL))
 	check("database.max_conns", atLeast(c.Database.MaxConns, 1))
 	check("relay.url", httpURL(c.Relay.URL, false))

@@ -349,15 +349,17 @@ func secSlowloris(addr string, tick time.Duration) (time.Duration, string, error
 }
 
 func TestE2ESecurityLimits(t *testing.T) {
-	net, accts := startNetwork(t, 1, 0)
+	tn, accts := startNetwork(t, 1, 0)
 	const pw = "limits-admin-pw"
 	const maxBody = 4096
 	const headerTimeout = 300 * time.Millisecond
-	env := testEnv(net, sqliteURL(t))
+	const bodyTimeout = 500 * time.Millisecond
+	env := testEnv(tn, sqliteURL(t))
 	env["TAP_ADMIN_PASSWORD"] = pw
-	ti := startTap(t, net, env, func(c *config.Config) {
+	ti := startTap(t, tn, env, func(c *config.Config) {
 		c.Server.MaxBodyBytes = maxBody
 		c.Server.ReadHeaderTimeout = headerTimeout
+		c.Server.ReadBodyTimeout = bodyTimeout
 	})
 	base := "http://" + ti.addr
 	right := secCreds(pw)[3].header()
@@ -423,10 +425,45 @@ func TestE2ESecurityLimits(t *testing.T) {
 		longest = max(longest, c.held)
 	}
 	require.GreaterOrEqual(t, longest, headerTimeout)
+
+	// A slow body (headers at once, then a byte now and then) answers 408
+	// after read_body_timeout and adds nothing.
+	slowBody := `{"dids":["` + accts[0].DID().String() + `","did:plc:slowslowslowslowslowslow"]}`
+	c, err := net.Dial("tcp", ti.addr)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = fmt.Fprintf(c, "POST /repos/remove HTTP/1.1\r\nHost: tap\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		right.Get("Authorization"), len(slowBody), slowBody[:5])
+	require.NoError(t, err)
+	answered := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		answered <- strings.TrimSpace(line)
+	}()
+	start := time.Now()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var bodyLine string
+	for i := 5; bodyLine == ""; i++ {
+		select {
+		case bodyLine = <-answered:
+		case <-tick.C:
+			if i < len(slowBody)-1 { // never the last byte
+				_, _ = c.Write([]byte{slowBody[i]})
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a slow body was not cut within 30 s")
+		}
+	}
+	require.Equal(t, "HTTP/1.1 408 Request Timeout", bodyLine)
+	require.GreaterOrEqual(t, time.Since(start), bodyTimeout)
+	require.NotEmpty(t, ti.state(accts[0].DID()), "the slow /repos/remove applied nothing")
+	status, body = secDo(t, http.MethodPost, base+"/repos/add", `{"dids":["`+accts[0].DID().String()+`"]}`, right)
+	require.Equal(t, http.StatusOK, status, "a body in time is read: %s", body)
 	status, _ = secDo(t, http.MethodGet, base+"/health", "", right)
 	require.Equal(t, http.StatusOK, status, "tap still serves after the slow clients")
-	t.Logf("reliability: security limits body>%dB=413 (length and chunked) headers>64KiB=431 slowloris=%d cut (read_header_timeout=%s, longest held %s)",
-		maxBody, clients, headerTimeout, longest.Round(time.Millisecond))
+	t.Logf("reliability: security limits body>%dB=413 (length and chunked) headers>64KiB=431 slowloris=%d cut (read_header_timeout=%s, longest held %s) slow-body=408 (read_body_timeout=%s)",
+		maxBody, clients, headerTimeout, longest.Round(time.Millisecond), bodyTimeout)
 }
 
 // /debug/pprof/cmdline hides the secrets of the command line: the metrics

@@ -95,7 +95,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 			Logger: logger.With("component", "server"), RelayURL: cfg.Relay.URL,
 			SignalCollection: cfg.Scope.SignalCollection, FullNetwork: cfg.Scope.FullNetwork,
 			MaxBodyBytes: cfg.Server.MaxBodyBytes, FirehoseSeq: firehoseSeq(graph), Channel: channel(graph),
-			Extra: mainPortMetrics(cfg),
+			ReadBodyTimeout: cfg.Server.ReadBodyTimeout, Extra: mainPortMetrics(cfg),
 		}),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,

@@ -7,8 +7,10 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
 )
@@ -29,11 +31,18 @@ type httpError struct {
 
 // readDIDs binds the request body the way Echo's DefaultBinder does (same order of checks,
 // same messages), with a bounded read: Content-Length 0 is an empty list; a Content-Type other
-// than JSON is 415 (a missing one is read as JSON); a body over the limit is 413.
+// than JSON is 415 (a missing one is read as JSON); a body over the limit is 413; a body not
+// read within the body timeout is 408.
 func (s *server) readDIDs(w http.ResponseWriter, r *http.Request) ([]string, *httpError) {
 	if r.ContentLength == 0 {
 		return nil, nil
 	}
+	// The deadline is cleared once the body is read (net/http's background read of the
+	// connection would otherwise cancel the request when it passes); after an error the
+	// connection is not reused. A writer that cannot set deadlines (a test recorder) reads
+	// without one.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.bodyTimeout))
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
 		return nil, &httpError{http.StatusUnsupportedMediaType, ""}
 	}
@@ -50,6 +59,7 @@ func (s *server) readDIDs(w http.ResponseWriter, r *http.Request) ([]string, *ht
 	if _, err := io.Copy(io.Discard, body); err != nil {
 		return nil, decodeError(err)
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	return req.DIDs, nil
 }
 
@@ -75,6 +85,8 @@ func decodeError(err error) *httpError {
 	switch {
 	case errors.As(err, &tooBig):
 		return &httpError{http.StatusRequestEntityTooLarge, ""}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &httpError{http.StatusRequestTimeout, ""}
 	case errors.As(err, &syntaxE):
 		return &httpError{http.StatusBadRequest,
 			fmt.Sprintf("Syntax error: offset=%v, error=%v", syntaxE.Offset, syntaxE.Error())}

@@ -24,7 +24,8 @@
 // any JSON answer. GET routes also answer HEAD (net/http convention).
 //
 // When an admin password is set, HTTP Basic auth (user "admin") guards every path, including
-// /health, /channel and unknown paths, with indigo's exact 401 answer.
+// /health, /channel, unknown paths and the Options.Extra handlers (tap's /metrics and
+// /debug/pprof/ when served on the API port), with indigo's exact 401 answer.
 //
 // Differences from the reference, each deliberate:
 //   - Every DID of /repos/add and /repos/remove is validated first; any invalid one answers 400
@@ -32,7 +33,8 @@
 //   - /info/{did} validates the DID (400) and adds the account "status" key.
 //   - /resolve/{did} answers 404 for every "DID not found" error, also wrapped ones.
 //   - A request body without Content-Type is read as JSON (the reference answers 415); any
-//     other non-JSON Content-Type answers 415. Bodies are bounded (413 beyond the limit).
+//     other non-JSON Content-Type answers 415. Bodies are bounded (413 beyond the limit) and must
+//     arrive within Options.ReadBodyTimeout (408 after it).
 //   - An empty chunked body counts as an empty list, like an empty body with Content-Length 0.
 //   - Path DIDs are taken as sent (percent escapes kept, as Echo does, so did:web DIDs with a
 //     %3A port separator work); a value that is not a DID as sent is percent-decoded once and

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bluesky-social/indigo/atproto/auth"
 	"github.com/bluesky-social/indigo/atproto/identity"
@@ -15,6 +16,9 @@ import (
 
 // DefaultMaxBodyBytes is the request body limit used when Options.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 16 << 20
+
+// DefaultReadBodyTimeout is the request body deadline used when Options.ReadBodyTimeout is zero.
+const DefaultReadBodyTimeout = time.Minute
 
 // Store is the part of the database the API reads and writes. *store.DB implements it.
 type Store interface {
@@ -58,6 +62,10 @@ type Options struct {
 	FirehoseSeq func() int64
 	// MaxBodyBytes bounds request bodies; larger ones answer 413. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// ReadBodyTimeout bounds the read of a request body, from the handler's start: a body that
+	// has not fully arrived by then answers 408 and nothing of it is applied (slow-body
+	// clients). Zero means DefaultReadBodyTimeout.
+	ReadBodyTimeout time.Duration
 	// Extra mounts more handlers, by ServeMux pattern (without method), inside the admin auth:
 	// tap puts /metrics and /debug/pprof/ here when they are served on the API's port. A
 	// pattern that is also an API route panics in New.
@@ -82,9 +90,10 @@ func Routes() []Route {
 
 // server holds the dependencies of the route handlers.
 type server struct {
-	opts   Options
-	log    *slog.Logger
-	maxBod int64
+	opts        Options
+	log         *slog.Logger
+	maxBod      int64
+	bodyTimeout time.Duration
 }
 
 // route is one method and handler on a ServeMux pattern (without method).
@@ -105,6 +114,10 @@ func New(opts Options) http.Handler {
 	}
 	if s.maxBod <= 0 {
 		s.maxBod = DefaultMaxBodyBytes
+	}
+	s.bodyTimeout = opts.ReadBodyTimeout
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = DefaultReadBodyTimeout
 	}
 	var h http.Handler = s.mux()
 	h = recoverPanics(h, s.log)

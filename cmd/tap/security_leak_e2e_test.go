@@ -105,14 +105,15 @@ func secExit(t *testing.T, env []string, args ...string) string {
 
 // The real binary, at debug level, with TAP_ADMIN_PASSWORD, a database URL
 // with a password (--db-url, so it is on the command line) and a webhook URL
-// with user info: its whole log, every API answer (including /metrics and
+// with user info and an hmac_secret: its whole log, every API answer (including /metrics and
 // /debug/pprof/cmdline), `tap run --print-config`, and the errors of an
 // unreachable or malformed database URL and a malformed webhook URL contain
-// none of the three passwords.
+// none of these secrets.
 func TestE2ESecuritySecretsNeverLeak(t *testing.T) {
 	adminPW, dbPW, hookPW := secRandom(t, "adm"), secRandom(t, "dbpw"), secRandom(t, "hookpw")
-	secrets := []string{adminPW, dbPW, hookPW}
-	logSecrets := append(secrets[:3:3], base64.StdEncoding.EncodeToString([]byte("admin:"+adminPW)))
+	hmacKey := secRandom(t, "hmac")
+	secrets := []string{adminPW, dbPW, hookPW, hmacKey}
+	logSecrets := append(secrets[:len(secrets):len(secrets)], base64.StdEncoding.EncodeToString([]byte("admin:"+adminPW)))
 	net, accts := startNetwork(t, 3, 5)
 	dbURL, postgres := secDBURL(t, dbPW)
 
@@ -124,8 +125,8 @@ func TestE2ESecuritySecretsNeverLeak(t *testing.T) {
   sinks:
     - id: websocket
     - id: webhook
-      config: {url: %q, retry_min: 20ms, retry_max: 100ms}
-`, hookURL)
+      config: {url: %q, hmac_secret: %q, retry_min: 20ms, retry_max: 100ms}
+`, hookURL, hmacKey)
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "tap.yaml")
 	require.NoError(t, os.WriteFile(cfgFile, []byte(cfgYAML), 0o600))

@@ -64,15 +64,25 @@ type secCred struct {
 	none       bool
 }
 
-// secCreds are the four credentials every route is tried with; only the
-// last is right.
+// secCreds are the credentials every route is tried with: none, a wrong
+// password, a wrong user and the right one (index 3); the long form adds
+// near misses (prefixes, one byte off, empty, other case).
 func secCreds(pw string) []secCred {
-	return []secCred{
+	creds := []secCred{
 		{name: "none", none: true},
 		{name: "wrong password", user: "admin", pass: pw + "x"},
 		{name: "wrong user", user: "root", pass: pw},
 		{name: "right", user: "admin", pass: pw},
 	}
+	if secSoak() {
+		for n := range len(pw) {
+			creds = append(creds, secCred{name: fmt.Sprintf("prefix %d", n), user: "admin", pass: pw[:n]},
+				secCred{name: fmt.Sprintf("byte %d off", n), user: "admin", pass: pw[:n] + "\x00" + pw[n+1:]})
+		}
+		creds = append(creds, secCred{name: "upper", user: "admin", pass: strings.ToUpper(pw)},
+			secCred{name: "Admin", user: "Admin", pass: pw}, secCred{name: "empty user", user: "", pass: pw})
+	}
+	return creds
 }
 
 func (c secCred) header() http.Header {
@@ -184,8 +194,8 @@ func TestE2ESecurityRoutes(t *testing.T) {
 	n, err := ti.db.CountRepos(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "no refused request changed anything")
-	t.Logf("reliability: security routes=%d (+/channel upgrade) checked (x4 credentials each), requests=%d, metrics on main port behind auth",
-		len(probes), checked)
+	t.Logf("reliability: security routes=%d (+/channel upgrade) checked (x%d credentials each), requests=%d, metrics on main port behind auth",
+		len(probes), len(secCreds(pw)), checked)
 }
 
 // A metrics_listen other than bind is a separate server: like the

@@ -101,9 +101,9 @@ func TestE2ESecurityStalledWebsocket(t *testing.T) {
 	// ack of the previous), so the stalled client holds at most one event
 	// per DID: many DIDs with large records fill its window and tap's send
 	// buffer (up to net.ipv4.tcp_wmem's 4 MiB).
-	accounts, textSize, maxBatches := 24, 384<<10, 10
+	accounts, textSize, maxBatches := 32, 512<<10, 10
 	if secSoak() {
-		accounts, maxBatches = 48, 40
+		accounts, maxBatches = 64, 40
 	}
 	net, accts := startNetwork(t, accounts, 0)
 	const pw = "ws-admin-pw"

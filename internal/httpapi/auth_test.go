@@ -2,6 +2,9 @@ package httpapi_test
 
 import (
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -129,4 +132,21 @@ func TestAuthGuardsExtraHandlers(t *testing.T) {
 	require.Panics(t, func() {
 		httpapi.New(httpapi.Options{Store: api.db, Directory: api.dir, Extra: map[string]http.Handler{"/health": extra}})
 	})
+}
+
+// The password check is indigo's auth.AdminAuthMiddleware, which compares with
+// crypto/subtle.ConstantTimeCompare: read from the source of the indigo version go.mod
+// selects, so an upgrade that changed it would fail here.
+func TestAuthUsesConstantTimeCompare(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/bluesky-social/indigo").Output()
+	require.NoError(t, err, "go list the indigo module")
+	dir := strings.TrimSpace(string(out))
+	require.NotEmpty(t, dir, "indigo is in the module cache")
+	src, err := os.ReadFile(filepath.Join(dir, "atproto", "auth", "http.go"))
+	require.NoError(t, err)
+	_, fn, ok := strings.Cut(string(src), "func AdminAuthMiddleware(")
+	require.True(t, ok, "AdminAuthMiddleware is in atproto/auth/http.go")
+	fn, _, _ = strings.Cut(fn, "\n}\n")
+	require.Contains(t, fn, "subtle.ConstantTimeCompare([]byte(pw), []byte(password)) == 1")
+	require.Contains(t, fn, `username == "admin"`)
 }

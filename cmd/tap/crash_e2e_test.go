@@ -270,11 +270,17 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 		defer close(loadDone)
 		_, _ = net.RunLoad(loadCtx, testnet.LoadOptions{Rate: plan.rate, Accounts: all, Workers: 2})
 	}()
-	c := &consumer{byID: map[int64]string{}}
+	// One consumer from the start, a second one from the middle of the
+	// kill sequence on: tap spreads deliveries over its clients, so the
+	// checks look at the union of what both received.
+	cs := []*consumer{{byID: map[int64]string{}}, {byID: map[int64]string{}}}
 	cctx, stopConsumer := context.WithCancel(t.Context())
 	defer stopConsumer()
 	var cwg sync.WaitGroup
-	cwg.Go(func() { c.run(cctx, func() string { return "ws://" + addr + "/channel" }) })
+	consume := func(c *consumer) {
+		cwg.Go(func() { c.run(cctx, func() string { return "ws://" + addr + "/channel" }) })
+	}
+	consume(cs[0])
 
 	ti := &tapInstance{t: t, addr: addr}
 	var db *store.DB // opened once the first run migrated the database
@@ -284,6 +290,9 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	interrupted := 0 // resyncs in progress when a kill hit
 	start := time.Now()
 	for i := 0; i < plan.kills; i++ {
+		if i == plan.kills/2 && i > 0 {
+			consume(cs[1])
+		}
 		p := crashStart(t, dir, env, cfgFile)
 		logs = append(logs, p)
 		mode := "running"
@@ -351,6 +360,9 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	killTime := time.Since(start)
 
 	// The last run: stop the load, let it converge, then check everything.
+	if plan.kills < 2 {
+		consume(cs[1])
+	}
 	p := crashStart(t, dir, env, cfgFile)
 	logs = append(logs, p)
 	logLine(t, p.stdout, "startup complete")
@@ -365,7 +377,7 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	require.NoError(t, err)
 	converge := time.Now()
 	for {
-		why := crashConverged(t, db, gt, c)
+		why := crashConverged(t, db, gt, cs)
 		if why == "" {
 			break
 		}
@@ -382,7 +394,7 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	<-p.exited
 	require.NoError(t, p.err, "graceful stop after convergence; stderr:\n%s", tail(p.stderr.String(), 2000))
 
-	st := crashCheck(t, db, net, gt, c)
+	st := crashCheck(t, db, net, gt, cs)
 	desyncs := 0
 	warnings := map[string]int{} // level: msg → lines, over every run
 	for _, l := range logs {
@@ -397,15 +409,15 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	t.Logf("warnings and errors logged over all runs: %v", warnings)
 	t.Logf("kill points %v; %d kills while a repo was not active, interrupting %d resyncs; %d repos resynced more than once; %d desynchronizations logged; kills took %s, convergence %s",
 		modes, inBackfill, interrupted, st.multiSnap, desyncs, killTime.Round(time.Millisecond), convergeTime.Round(time.Millisecond))
-	t.Logf("reliability: crash db=%s kills=%d seed=%d events=%d redelivered=%d lost=0 repos=%d live_ops=%d",
-		dbName, plan.kills, seed, st.events, st.dups, len(gt), st.liveOps)
+	t.Logf("reliability: crash db=%s kills=%d seed=%d events=%d redelivered=%d lost=0 repos=%d live_ops=%d consumers=%v",
+		dbName, plan.kills, seed, st.events, st.dups, len(gt), st.liveOps, st.perConsumer)
 }
 
 // crashConverged returns "" once every repo is active at the ground
 // truth's rev, nothing waits in the resync buffer or the outbox, and
 // replaying the deliveries of each DID gives its current records; else
 // what is still missing.
-func crashConverged(t *testing.T, db *store.DB, gt map[syntax.DID]testnet.RepoSnapshot, c *consumer) string {
+func crashConverged(t *testing.T, db *store.DB, gt map[syntax.DID]testnet.RepoSnapshot, cs []*consumer) string {
 	ctx := t.Context()
 	for did, snap := range gt {
 		r, err := db.GetRepo(ctx, did.String())
@@ -421,7 +433,7 @@ func crashConverged(t *testing.T, db *store.DB, gt map[syntax.DID]testnet.RepoSn
 			return fmt.Sprintf("%s holds %d rows (%v)", name, n, err)
 		}
 	}
-	evs := c.events()
+	evs, _, _ := crashUnion(cs)
 	for did, snap := range gt {
 		if got, want := current(recordsOf(evs, did)), snapRecords(snap); fmt.Sprint(got) != fmt.Sprint(want) {
 			return fmt.Sprintf("deliveries of %s replay to %d records, want %d; first difference: %s", did, len(got), len(want), firstDiff(got, want))
@@ -457,17 +469,45 @@ func snapRecords(s testnet.RepoSnapshot) map[string]string {
 
 type crashStats struct {
 	events, dups, liveOps, multiSnap int
+	perConsumer                      []int // distinct events each consumer received
+}
+
+// crashUnion merges the deliveries of cs: the distinct events in id order,
+// how many deliveries repeated an id, and every id that carried two
+// different payloads (or a delivery that was not JSON).
+func crashUnion(cs []*consumer) (evs []event, dups int, bad []string) {
+	u := &consumer{byID: map[int64]string{}}
+	for _, c := range cs {
+		c.mu.Lock()
+		dups += c.dups
+		bad = append(bad, c.bad...)
+		for id, payload := range c.byID {
+			if prev, ok := u.byID[id]; ok {
+				dups++
+				if prev != payload {
+					bad = append(bad, fmt.Sprintf("id %d reused:\n%s\n%s", id, prev, payload))
+				}
+				continue
+			}
+			u.byID[id] = payload
+		}
+		c.mu.Unlock()
+	}
+	return u.events(), dups, bad
 }
 
 // crashCheck runs the strict checks on a converged, stopped tap.
-func crashCheck(t *testing.T, db *store.DB, net *testnet.Network, gt map[syntax.DID]testnet.RepoSnapshot, c *consumer) crashStats {
+func crashCheck(t *testing.T, db *store.DB, net *testnet.Network, gt map[syntax.DID]testnet.RepoSnapshot, cs []*consumer) crashStats {
 	ctx := t.Context()
-	c.mu.Lock()
-	require.Empty(t, c.bad, "an id was reused for another event, or a delivery was not JSON")
-	st := crashStats{events: len(c.byID), dups: c.dups}
-	c.mu.Unlock()
-	evs := c.events()
+	evs, dups, bad := crashUnion(cs)
+	require.Empty(t, bad, "an id was reused for another event, or a delivery was not JSON")
 	require.NotEmpty(t, evs)
+	st := crashStats{events: len(evs), dups: dups}
+	for _, c := range cs {
+		c.mu.Lock()
+		st.perConsumer = append(st.perConsumer, len(c.byID))
+		c.mu.Unlock()
+	}
 
 	// Ids: each payload carries the id it was delivered under, the durable
 	// high-water mark is above all of them (a restart can never hand one
@@ -590,6 +630,11 @@ func crashCheck(t *testing.T, db *store.DB, net *testnet.Network, gt map[syntax.
 		require.NoError(t, err)
 		require.Zero(t, n, "%s not drained", table)
 	}
+	// The firehose cursor is a seq the relay emitted.
+	cursor, err := db.GetFirehoseCursor(ctx, net.RelayURL())
+	require.NoError(t, err)
+	require.Positive(t, cursor, "firehose cursor")
+	require.LessOrEqual(t, cursor, net.LastSeq(), "firehose cursor beyond the relay's last seq")
 	return st
 }
 

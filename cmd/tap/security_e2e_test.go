@@ -177,6 +177,13 @@ func TestE2ESecurityRoutes(t *testing.T) {
 	status, _ = secDo(t, http.MethodGet, base+"/", "", right)
 	require.Equal(t, http.StatusNotFound, status, "no status page yet: / is a JSON 404 behind auth")
 
+	// A browser POST from another origin is refused even with the password
+	// (a page could otherwise use credentials the browser cached).
+	xo := right.Clone()
+	xo.Set("Origin", "https://evil.example")
+	status, body = secDo(t, http.MethodPost, base+"/repos/add", `{"dids":["`+accts[0].DID().String()+`"]}`, xo)
+	require.Equal(t, http.StatusForbidden, status, body)
+
 	// The websocket upgrade of /channel.
 	for _, c := range secCreds(pw) {
 		conn, resp, err := websocket.DefaultDialer.DialContext(t.Context(), "ws://"+ti.addr+"/channel", c.header())

@@ -36,6 +36,10 @@
 //     other non-JSON Content-Type answers 415. Bodies are bounded (413 beyond the limit) and must
 //     arrive within Options.ReadBodyTimeout (408 after it).
 //   - An empty chunked body counts as an empty list, like an empty body with Content-Length 0.
+//   - A POST that a browser sends from another origin (Sec-Fetch-Site cross-site, or an Origin
+//     whose host is not the Host) answers 403 {"message":"cross-origin request refused"}
+//     (net/http.CrossOriginProtection): with a body read as JSON without Content-Type, a page
+//     could otherwise add or remove repos with the credentials a browser cached.
 //   - Path DIDs are taken as sent (percent escapes kept, as Echo does, so did:web DIDs with a
 //     %3A port separator work); a value that is not a DID as sent is percent-decoded once and
 //     tried again, so clients that escape the whole DID work too.

@@ -120,11 +120,24 @@ func New(opts Options) http.Handler {
 		s.bodyTimeout = DefaultReadBodyTimeout
 	}
 	var h http.Handler = s.mux()
+	h = refuseCrossOrigin(h)
 	h = recoverPanics(h, s.log)
 	if opts.AdminPassword != "" {
 		h = auth.AdminAuthMiddleware(h.ServeHTTP, []string{opts.AdminPassword})
 	}
 	return accessLog(h, s.log)
+}
+
+// refuseCrossOrigin answers 403 to a POST that a browser sends from another origin
+// (Sec-Fetch-Site, or an Origin whose host is not the Host): a page must not add or remove
+// repos with the admin credentials a browser cached. Clients that are not browsers (curl,
+// the @atproto/tap client) send neither header and pass, as do GET and HEAD.
+func refuseCrossOrigin(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, http.StatusForbidden, "cross-origin request refused")
+	}))
+	return cop.Handler(next)
 }
 
 // routes lists every route of the API. It must not use s.opts.Store yet (Routes calls it on

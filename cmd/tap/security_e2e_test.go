@@ -30,6 +30,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -541,4 +542,26 @@ func TestE2ESecurityPluginPin(t *testing.T) {
 	require.Error(t, err, "the tap binary is not a plugin")
 	require.NotContains(t, err.Error(), "the configuration says", "the right pin passes")
 	require.ErrorContains(t, err, "starting plugin "+tapBinary)
+}
+
+// `tap tail --url` with user info: its errors (reconnect messages, a
+// malformed URL) hide the password.
+func TestSecurityTailHidesURLPassword(t *testing.T) {
+	secret := secRandom(t, "tailpw")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"tail", "--url", "http://admin:" + secret + "@127.0.0.1:1"}, io.Discard, stderr)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "reconnecting") },
+		20*time.Second, 10*time.Millisecond, "no reconnect message")
+	cancel()
+	require.NoError(t, <-done)
+	require.Contains(t, stderr.String(), "admin:xxxxx@127.0.0.1:1")
+	require.NotContains(t, stderr.String(), secret)
+	err := run(t.Context(), []string{"tail", "--url", "http://admin:" + secret + "@[::1"}, io.Discard, io.Discard)
+	require.ErrorContains(t, err, "is not a URL")
+	require.NotContains(t, err.Error(), secret)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/spf13/pflag"
 
+	"github.com/tapkit/tap/config"
 	"github.com/tapkit/tap/pipeline"
 )
 
@@ -77,7 +78,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func channelURL(base string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("--url: %q is not a URL", base)
+		return "", fmt.Errorf("--url: %q is not a URL", config.RedactURL(base))
 	}
 	switch u.Scheme {
 	case "http":
@@ -98,13 +99,14 @@ func tailOnce(ctx context.Context, wsURL string, o tailOptions, out io.Writer, p
 	}
 	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL, h)
 	if err != nil {
+		shown := config.RedactURL(wsURL) // the URL may carry the password
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
-			return 0, fmt.Errorf("connecting to %s: %w", wsURL, errUnauthorized)
+			return 0, fmt.Errorf("connecting to %s: %w", shown, errUnauthorized)
 		}
 		if resp != nil {
-			return 0, fmt.Errorf("connecting to %s: HTTP %d", wsURL, resp.StatusCode)
+			return 0, fmt.Errorf("connecting to %s: HTTP %d", shown, resp.StatusCode)
 		}
-		return 0, fmt.Errorf("connecting to %s: %w", wsURL, err)
+		return 0, fmt.Errorf("connecting to %s: %w", shown, err)
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })

@@ -565,3 +565,18 @@ func TestSecurityTailHidesURLPassword(t *testing.T) {
 	require.ErrorContains(t, err, "is not a URL")
 	require.NotContains(t, err.Error(), secret)
 }
+
+// Without an admin password tap warns when it listens beyond loopback.
+func TestSecurityWarnIfOpen(t *testing.T) {
+	for bind, warns := range map[string]bool{":2480": true, "0.0.0.0:2480": true, "[::]:2480": true,
+		"192.0.2.1:2480": true, "127.0.0.1:2480": false, "[::1]:2480": false, "localhost:2480": false} {
+		out := &syncBuffer{}
+		cfg := &config.Config{Server: config.ServerConfig{Bind: bind}}
+		warnIfOpen(cfg, newLogger(out, "info"))
+		require.Equal(t, warns, strings.Contains(out.String(), "admin_password (TAP_ADMIN_PASSWORD) is empty"), bind)
+		cfg.Server.AdminPassword = "pw"
+		out = &syncBuffer{}
+		warnIfOpen(cfg, newLogger(out, "info"))
+		require.Empty(t, out.String(), bind)
+	}
+}

@@ -35,6 +35,9 @@ const (
 	pipelineShutdownTimeout = 30 * time.Second
 )
 
+// maxHeaderBytes bounds a request's headers; larger ones answer 431.
+const maxHeaderBytes = 64 << 10
+
 // serve runs tap until ctx ends or a server fails: open the store, bind the
 // listeners (so a taken port fails startup), start the pipeline, serve the
 // API; then stop everything in reverse.
@@ -80,6 +83,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		return err
 	}
 	warnIfUnverified(cfg, logger)
+	warnIfOpen(cfg, logger)
 	if err := graph.Start(ctx); err != nil {
 		return err
 	}
@@ -99,7 +103,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		}),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(errorLog(logger.With("component", "server")), "", 0),
 	}
 	servers := []*http.Server{api}
@@ -107,6 +111,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 	go func() { errc <- fmt.Errorf("API server: %w", api.Serve(ln)) }()
 	if metricsLn != nil {
 		m := &http.Server{Handler: metricsMux(), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: maxHeaderBytes,
 			ErrorLog: log.New(errorLog(logger.With("component", "metrics")), "", 0)}
 		servers = append(servers, m)
 		go func() { errc <- fmt.Errorf("metrics server: %w", m.Serve(metricsLn)) }()
@@ -140,6 +145,20 @@ func warnIfUnverified(cfg *config.Config, logger *slog.Logger) {
 	if len(cfg.Pipeline.Stages) > 0 {
 		logger.Warn("THE PIPELINE HAS NO VERIFY STAGE: events are delivered WITHOUT signature or MST verification")
 	}
+}
+
+// warnIfOpen warns when the API has no admin password and listens beyond
+// loopback: anyone who reaches it may add and remove repos and take events.
+func warnIfOpen(cfg *config.Config, logger *slog.Logger) {
+	if cfg.Server.AdminPassword != "" {
+		return
+	}
+	host, _, err := net.SplitHostPort(cfg.Server.Bind)
+	if ip := net.ParseIP(host); err == nil && (host == "localhost" || ip != nil && ip.IsLoopback()) {
+		return
+	}
+	logger.Warn("server.admin_password (TAP_ADMIN_PASSWORD) is empty: every route, /repos/add and /channel included, is open to anyone who can reach server.bind",
+		"bind", cfg.Server.Bind)
 }
 
 // defaultSinks returns the configured sinks, or, when pipeline.sinks is

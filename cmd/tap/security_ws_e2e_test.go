@@ -219,3 +219,44 @@ func TestE2ESecurityStalledWebsocket(t *testing.T) {
 
 // rkeyOf is a distinct record key per index.
 func rkeyOf(i int) syntax.RecordKey { return syntax.RecordKey(fmt.Sprintf("stall%06d", i)) }
+
+// With the default order stage settings a client that never reads holds
+// few events, too few to block a write, but they pin the sink's Deliver
+// calls (max_in_flight_batches), so delivery to every client waits until
+// it is dropped: a client that never reads never answers a ping either,
+// so pong_timeout drops it and its events go to the healthy client.
+func TestE2ESecurityNonReaderDroppedByPongTimeout(t *testing.T) {
+	const pongTimeout = time.Second
+	net, accts := startNetwork(t, 4, 5)
+	const pw = "pong-admin-pw"
+	env := testEnv(net, sqliteURL(t))
+	env["TAP_ADMIN_PASSWORD"] = pw
+	ti := startTap(t, net, env, func(c *config.Config) {
+		c.Pipeline.Sinks = []pipeline.ComponentConfig{{ID: "websocket", Config: map[string]any{
+			"retry_timeout": "1h", "ping_interval": "200ms", "pong_timeout": pongTimeout.String(),
+		}}}
+	})
+	auth := secCreds(pw)[3].header()
+	stalled, _, err := secStalledDialer().DialContext(t.Context(), "ws://"+ti.addr+"/channel", auth)
+	require.NoError(t, err)
+	defer stalled.Close()
+	healthyConn, _, err := websocket.DefaultDialer.DialContext(t.Context(), "ws://"+ti.addr+"/channel", auth)
+	require.NoError(t, err)
+	defer healthyConn.Close()
+	healthy := &secWSReader{ids: map[int64]int{}}
+	go healthy.run(healthyConn)
+	ti.addRepos(accts...)
+
+	want := 4*5 + 4
+	remote := stalled.LocalAddr().String()
+	ti.waitFor("the non-reader dropped and every event acked by the healthy client", func() bool {
+		ids, err := healthy.snapshot()
+		n, cerr := ti.db.CountOutbox(t.Context())
+		return err == nil && cerr == nil && n == 0 && len(ids) >= want && secDisconnected(ti.out, remote) != ""
+	})
+	require.Contains(t, secDisconnected(ti.out, remote), "timed out")
+	ids, err := healthy.snapshot()
+	require.NoError(t, err)
+	require.Len(t, ids, want)
+	t.Logf("reliability: security non-reader dropped after pong_timeout=%s events=%d lost=0", pongTimeout, want)
+}

@@ -709,6 +709,7 @@ func TestE2ELoadSlowConsumers(t *testing.T) {
 // connection without an answer.
 type loadFlappingReceiver struct {
 	l                               *loadLedger
+	batch                           bool // batch_size > 1: bodies are arrays
 	n                               atomic.Int64
 	ok, fail, hang, closed, badBody atomic.Int64
 	stop                            chan struct{}
@@ -719,8 +720,21 @@ func (rc *loadFlappingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return
 	}
-	id, ok := rc.l.received(body)
-	if !ok {
+	// One event per POST, or with batch_size > 1 an array of them, each
+	// element the event JSON byte for byte.
+	var msgs []json.RawMessage
+	if !rc.batch {
+		msgs = []json.RawMessage{body}
+	} else if json.Unmarshal(body, &msgs) != nil {
+		msgs = nil
+	}
+	var ids []int64
+	for _, m := range msgs {
+		if id, ok := rc.l.received(m); ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 || len(ids) != len(msgs) || (rc.batch && body[0] != '[') || (!rc.batch && body[0] != '{') {
 		rc.badBody.Add(1)
 		w.WriteHeader(http.StatusBadRequest)
 		return
@@ -742,7 +756,9 @@ func (rc *loadFlappingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request
 		}
 	default:
 		rc.ok.Add(1)
-		rc.l.acking(id)
+		for _, id := range ids {
+			rc.l.acking(id)
+		}
 		w.WriteHeader(http.StatusOK)
 	}
 }
@@ -754,19 +770,25 @@ func (rc *loadFlappingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request
 // it waits for), the outbox drains, the heap stays bounded and shutdown
 // leaves no goroutine behind. TAP_SOAK=1: more accounts, a longer run.
 func TestE2ELoadWebhookFlapping(t *testing.T) {
+	for _, batch := range []int{1, 5} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) { loadWebhookFlapping(t, batch) })
+	}
+}
+
+func loadWebhookFlapping(t *testing.T, batch int) {
 	accounts, history, run, rate := 10, 8, 2*time.Second, 30.0
 	if loadSoak() {
 		accounts, history, run, rate = 40, 20, 15*time.Second, 80
 	}
 	net, accts := startNetwork(t, accounts, history)
 	l := newLoadLedger()
-	rc := &loadFlappingReceiver{l: l, stop: make(chan struct{})}
+	rc := &loadFlappingReceiver{l: l, batch: batch > 1, stop: make(chan struct{})}
 	recv := httptest.NewServer(rc)
 	base := goleak.IgnoreCurrent()
 	heap := loadWatchHeap()
 	ti := loadStartTap(t, net, nil, func(c *config.Config) {
 		c.Pipeline.Sinks = []pipeline.ComponentConfig{{ID: "webhook", Config: map[string]any{
-			"url": recv.URL + "/hook", "timeout": "300ms", "retry_min": "10ms", "retry_max": "100ms", "max_concurrency": 4,
+			"url": recv.URL + "/hook", "timeout": "300ms", "retry_min": "10ms", "retry_max": "100ms", "max_concurrency": 4, "batch_size": batch,
 		}}}
 	})
 	ti.addRepos(accts...)
@@ -812,8 +834,8 @@ func TestE2ELoadWebhookFlapping(t *testing.T) {
 	l.mu.Lock()
 	deliveries := l.deliveries
 	l.mu.Unlock()
-	t.Logf("reliability: load webhook-flap live_commits=%d events=%d requests=%d ok=%d failed=%d hung=%d closed=%d redelivered=%d lost=0 peak_heap=%.0fMiB goroutines_leaked=%d idle_http_goroutines=%d",
-		loadStats.Commits, len(evs), deliveries, rc.ok.Load(), rc.fail.Load(), rc.hang.Load(), rc.closed.Load(), deliveries-len(evs), peak, leaked, idleHTTP)
+	t.Logf("reliability: load webhook-flap batch=%d live_commits=%d events=%d requests=%d ok=%d failed=%d hung=%d closed=%d receipts=%d redelivered=%d lost=0 peak_heap=%.0fMiB goroutines_leaked=%d idle_http_goroutines=%d",
+		batch, loadStats.Commits, len(evs), rc.n.Load(), rc.ok.Load(), rc.fail.Load(), rc.hang.Load(), rc.closed.Load(), deliveries, deliveries-len(evs), peak, leaked, idleHTTP)
 }
 
 // The order check of the load suite is not vacuous: it accepts historical

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -212,14 +213,22 @@ func (p *crashProc) alive(t *testing.T, what string) {
 	}
 }
 
-func (p *crashProc) sigkill(t *testing.T) {
+// sigkill kills the process and waits for it; false if it had already
+// exited (a SIGTERM'd run that finished its shutdown first, with success).
+func (p *crashProc) sigkill(t *testing.T) bool {
 	t.Helper()
-	require.NoError(t, p.kill())
+	err := p.kill()
 	select {
 	case <-p.exited:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("tap (pid %d) did not die on SIGKILL", p.pid)
 	}
+	if errors.Is(err, os.ErrProcessDone) {
+		require.NoError(t, p.err, "graceful stop; stderr:\n%s", tail(p.stderr.String(), 2000))
+		return false
+	}
+	require.NoError(t, err)
+	return true
 }
 
 // crashLoop runs the crash loop on the database at dbURL.
@@ -289,7 +298,10 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	inBackfill := 0  // kills that hit while some repo was not active
 	interrupted := 0 // resyncs in progress when a kill hit
 	start := time.Now()
-	for i := 0; i < plan.kills; i++ {
+	// A run that a SIGTERM stopped before its SIGKILL came does not count
+	// as a kill: the loop goes on until plan.kills runs died by SIGKILL.
+	killed := 0
+	for i := 0; killed < plan.kills; i++ {
 		if i == plan.kills/2 && i > 0 {
 			consume(cs[1])
 		}
@@ -304,6 +316,8 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 			mode = "starting" // killed before (or while) it reports startup complete
 		case r < 3:
 			mode = "just started"
+		case r < 4:
+			mode = "stopping" // SIGTERM, then SIGKILL during the graceful shutdown
 		}
 		modes[mode]++
 		// The sleeps below pick random kill points; they synchronise nothing.
@@ -333,7 +347,7 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 				}
 			}
 			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
-		default:
+		case "running":
 			logLine(t, p.stdout, "startup complete")
 			if i == 0 {
 				ti.postRepos(first)
@@ -344,7 +358,20 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 			}
 			time.Sleep(time.Duration(100+rng.IntN(600)) * time.Millisecond)
 		}
-		if mode != "starting" {
+		if mode == "stopping" {
+			logLine(t, p.stdout, "startup complete")
+			time.Sleep(time.Duration(100+rng.IntN(600)) * time.Millisecond)
+			p.alive(t, fmt.Sprintf("before SIGTERM %d", i+1))
+			require.NoError(t, p.term())
+			time.Sleep(time.Duration(rng.IntN(15)) * time.Millisecond)
+			select {
+			case <-p.exited:
+				require.NoError(t, p.err, "graceful stop; stderr:\n%s", tail(p.stderr.String(), 2000))
+				modes["stopped before the kill"]++
+				continue
+			default:
+			}
+		} else if mode != "starting" {
 			p.alive(t, fmt.Sprintf("before kill %d", i+1))
 			n, err := db.Bun().NewSelect().Model((*store.Repo)(nil)).Where("state <> ?", store.RepoStateActive).Count(t.Context())
 			require.NoError(t, err)
@@ -355,7 +382,11 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 			require.NoError(t, err)
 			interrupted += int(n)
 		}
-		p.sigkill(t)
+		if p.sigkill(t) {
+			killed++
+		} else {
+			modes["stopped before the kill"]++
+		}
 	}
 	killTime := time.Since(start)
 
@@ -546,12 +577,16 @@ func crashCheck(t *testing.T, db *store.DB, net *testnet.Network, gt map[syntax.
 	// replay equals the ground truth.
 	for did, snap := range gt {
 		recs := recordsOf(evs, did)
-		last := ""
+		last, lastAny := "", ""
 		for _, r := range recs {
 			if r.Live {
 				require.GreaterOrEqual(t, r.Rev, last, "live events of %s out of rev order", did)
 				last = r.Rev
 			}
+			// A snapshot is fetched after the commits applied before it,
+			// so historical events never go back behind a live rev either.
+			require.GreaterOrEqual(t, r.Rev, lastAny, "record events of %s go back in rev (live=%v)", did, r.Live)
+			lastAny = r.Rev
 		}
 		require.Equal(t, snapRecords(snap), current(recs), "deliveries of %s do not replay to its records", did)
 		if len(snapRevs[did.String()]) > 1 {

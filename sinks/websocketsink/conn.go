@@ -127,7 +127,7 @@ func (c *conn) writeLoop() error {
 		case <-c.gone:
 			return nil
 		case <-ping.C:
-			if err := c.ping(); err != nil {
+			if err := c.pingBusy(); err != nil {
 				return err
 			}
 		default:
@@ -143,7 +143,7 @@ func (c *conn) writeLoop() error {
 		select {
 		case <-c.wake:
 		case <-ping.C:
-			if err := c.ping(); err != nil {
+			if err := c.pingBusy(); err != nil {
 				return err
 			}
 		case <-c.gone:
@@ -165,6 +165,16 @@ func (c *conn) writeFrames(batch []*entry) (int, error) {
 		c.hub.stats.framesSent.Add(1)
 	}
 	return len(batch), nil
+}
+
+// pingBusy pings the client. A ping can block for up to write_timeout (a
+// client behind a dead network path), so the connection stops being idle
+// first: it leaves the waiters, and a wake-up it got for queued events
+// passes on to another idle connection, instead of the queue waiting for
+// this one's ping to end or time out.
+func (c *conn) pingBusy() error {
+	c.hub.busy(c)
+	return c.ping()
 }
 
 func (c *conn) ping() error {

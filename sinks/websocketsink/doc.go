@@ -19,7 +19,10 @@
 //     TestFireAndForget]
 //  3. Connected clients compete for one shared queue: each send of an event
 //     goes to exactly one client. Queued events are handed to idle clients
-//     first, so that clients share the load. [TestShardingAcrossClients]
+//     first, so that clients share the load; a client whose ping is blocked
+//     (a dead network path, until write_timeout drops it) is not idle and
+//     holds back no queued event. [TestShardingAcrossClients,
+//     TestStuckIdleClientDoesNotHoldQueue]
 //  4. Ack mode: an event not acked retry_timeout after its LAST send is sent
 //     again (possibly to another client), and its send time is refreshed: one
 //     resend per timeout, no resend storm (Part A 5).

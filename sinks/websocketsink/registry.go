@@ -98,6 +98,20 @@ func (h *hub) isClosed() bool {
 	return h.closed
 }
 
+// busy takes c out of the idle connections while it does something that
+// may block (a ping); a wake-up it got passes on to another idle
+// connection. Its next claim makes it idle again if nothing is queued.
+func (h *hub) busy(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeWaiterLocked(c)
+	if c.signalled {
+		c.signalled = false
+		h.signalled--
+		h.wakeLocked()
+	}
+}
+
 // addWaiterLocked registers c as idle.
 func (h *hub) addWaiterLocked(c *conn) {
 	if !c.waiting {

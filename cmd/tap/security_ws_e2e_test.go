@@ -96,7 +96,7 @@ func secDisconnected(out fmt.Stringer, remote string) string {
 // event is acked and none is lost. retry_timeout and pong_timeout are an
 // hour, so only the write timeout can drop the client and requeue its events.
 func TestE2ESecurityStalledWebsocket(t *testing.T) {
-	const writeTimeout = 500 * time.Millisecond
+	const writeTimeout = time.Second
 	// Live events of one DID go out one at a time (the next waits for the
 	// ack of the previous), so the stalled client holds at most one event
 	// per DID: many DIDs with large records fill its window and tap's send

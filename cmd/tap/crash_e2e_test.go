@@ -147,26 +147,36 @@ const crashBackfillYAML = `pipeline:
 `
 
 // A real tap process (the built binary) is killed with SIGKILL at random
-// points of its lifecycle — before it finished starting, just after, and
-// while live load and backfills run — and restarted on the same database
-// each time, on SQLite and on Postgres (TAP_TEST_POSTGRES_URL; skipped
-// without it). Two batches of repos with history are added partway
-// through, so backfills are in flight when kills hit. After the last
-// restart converges, checked against the testnet's ground truth:
-//   - every record event is delivered at least once: replaying a DID's
-//     deliveries gives its current records, and every op of every live
-//     commit after the repo's last snapshot arrives as a live event;
-//   - per DID, live events in id order have non-decreasing revs, and no
-//     live op is committed twice;
+// points of its lifecycle — while it starts (migrations, outbox backlog),
+// just after "startup complete", while live load and backfills run, in the
+// middle of a resync, and during a graceful shutdown — and restarted on the
+// same database each time, on SQLite and on Postgres (TAP_TEST_POSTGRES_URL;
+// skipped without it). Live load runs on every repo throughout; batches of
+// repos with a longer history are added partway through and the run is
+// killed once a fetch worker claimed one of them. Two acking websocket
+// consumers (the second from the middle on) record every delivery. After
+// the last restart converges, checked against the testnet's ground truth:
+//   - every record event is delivered at least once: replaying each DID's
+//     deliveries (the union of both consumers, in id order) gives its
+//     current records, and every op of every live commit the relay emitted
+//     after the repo's last snapshot arrives as a live event. Commits before
+//     a later snapshot (a resync interrupted by a kill) may be folded into
+//     that snapshot, which is a diff against the record index; the replay
+//     check covers them;
+//   - per DID, live events in id order have non-decreasing revs, record
+//     events never go back in rev, and no live op is committed twice;
 //   - ids are never reused for another payload, and the durable id
 //     high-water mark lies above every delivered id;
-//   - no repo is stuck: all active, no resync buffer rows, outbox drained;
+//   - no repo is stuck: all active with no error, no resync buffer rows,
+//     outbox drained after the acks;
 //   - the database agrees with the ground truth: record index, rev and
-//     prevData of every repo, and no orphan rows.
+//     prevData of every repo, no orphan rows in repo_records,
+//     resync_buffers or outbox_buffers, a firehose cursor the relay emitted.
 //
-// Short form: 20 kills, 30 repos. TAP_SOAK=1: 100 kills, 60 repos, more
-// history and load. TAP_CRASH_KILLS overrides the number of kills;
-// TAP_CRASH_SEED fixes the seed (logged) to replay a run.
+// Short form (CI): 20 kills per backend, 16 repos plus 4 batches of 5,
+// 100 commits/s. TAP_SOAK=1: 100 kills, 40 repos plus 10 batches of 8,
+// 150 commits/s. TAP_CRASH_KILLS overrides the number of kills;
+// TAP_CRASH_SEED replays a run (the seed is logged).
 func TestE2ECrashLoop(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {

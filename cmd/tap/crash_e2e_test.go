@@ -113,16 +113,16 @@ type crashPlan struct {
 	batches  int     // further batches of repos added partway through
 	perBatch int     // repos per batch
 	records  int     // history records of every repo
-	extra    int     // further history records of the batches' repos
+	extra    int     // further history records of the batches' repos (over 500: a snapshot spans several commits)
 	rate     float64 // live commits per second over all repos
 }
 
 // crashPlanFromEnv is the short (CI) plan, the soak plan under TAP_SOAK=1,
 // and TAP_CRASH_KILLS overrides the number of kills of either.
 func crashPlanFromEnv(t *testing.T) crashPlan {
-	p := crashPlan{kills: 20, accounts: 16, batches: 4, perBatch: 5, records: 20, extra: 200, rate: 100}
+	p := crashPlan{kills: 20, accounts: 16, batches: 4, perBatch: 5, records: 20, extra: 1200, rate: 100}
 	if os.Getenv("TAP_SOAK") == "1" {
-		p = crashPlan{kills: 100, accounts: 40, batches: 10, perBatch: 8, records: 40, extra: 400, rate: 150}
+		p = crashPlan{kills: 100, accounts: 40, batches: 10, perBatch: 8, records: 40, extra: 1500, rate: 150}
 	}
 	if s := os.Getenv("TAP_CRASH_KILLS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -173,8 +173,10 @@ const crashBackfillYAML = `pipeline:
 //     prevData of every repo, no orphan rows in repo_records,
 //     resync_buffers or outbox_buffers, a firehose cursor the relay emitted.
 //
-// Short form (CI): 20 kills per backend, 16 repos plus 4 batches of 5,
-// 100 commits/s. TAP_SOAK=1: 100 kills, 40 repos plus 10 batches of 8,
+// Short form (CI): 20 kills per backend, 16 repos plus 4 batches of 5
+// with 1,200 more records each (their snapshots span several commit
+// batches, so a kill can land between two), 100 commits/s. TAP_SOAK=1:
+// 100 kills, 40 repos plus 10 batches of 8 with 1,500 more records,
 // 150 commits/s. TAP_CRASH_KILLS overrides the number of kills;
 // TAP_CRASH_SEED replays a run (the seed is logged).
 func TestE2ECrashLoop(t *testing.T) {

@@ -588,7 +588,7 @@ func TestE2ELoadWebsocketChurn(t *testing.T) {
 // most outbox.capacity events, the rest waits in the database).
 // TAP_SOAK=1: more accounts and history, a longer run.
 func TestE2ELoadSlowConsumers(t *testing.T) {
-	accounts, history, run, rate := 16, 30, 3*time.Second, 60.0
+	accounts, history, run, rate := 16, 20, 3*time.Second, 60.0
 	if loadSoak() {
 		accounts, history, run, rate = 60, 150, 20*time.Second, 150
 	}

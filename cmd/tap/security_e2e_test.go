@@ -6,27 +6,35 @@ package main
 //     cannot escape), the /channel websocket upgrade, /metrics and
 //     /debug/pprof/ on the main port (server.metrics_listen = server.bind),
 //     `/` and an unknown path answer 401 without credentials, with a wrong
-//     password and with a wrong user, and not 401 with the admin password.
+//     password and with a wrong user, and not 401 with the admin password; a
+//     cross-origin browser POST is refused even with it.
 //   - TestE2ESecuritySeparateMetrics: a metrics_listen other than bind is a
 //     separate server without auth, as in the reference Tap (spec B§1, B§13:
 //     "separate server: /metrics + /debug/pprof/* (DefaultServeMux)"); the API
-//     port does not serve /metrics then.
+//     port does not serve /metrics then. TestSecurityRedactArgs: its
+//     /debug/pprof/cmdline hides --admin-password and URL passwords.
 //   - TestE2ESecurityWebhookCredentials: every webhook POST carries Basic
 //     admin:<password>, and none without a password.
 //   - TestE2ESecuritySecretsNeverLeak (security_leak_e2e_test.go): the real
 //     binary's logs, API answers, --print-config and startup errors never
-//     contain the admin, database or webhook password.
+//     contain the admin, database or webhook password or the hmac_secret.
+//     TestSecurityTailHidesURLPassword: nor do `tap tail`'s errors.
 //   - TestE2ESecurityLimits: body over server.max_body_bytes → 413 and nothing
 //     added; headers over 64 KiB → 431; a slow-header client is cut after
-//     server.read_header_timeout.
-//   - TestE2ESecurityStalledWebsocket (security_ws_e2e_test.go): a websocket
-//     client that never reads is dropped after the sink's write_timeout and
-//     its events reach a healthy client.
+//     server.read_header_timeout, a slow body answers 408 after
+//     server.read_body_timeout.
+//   - TestE2ESecurityStalledWebsocket, TestE2ESecurityNonReaderDroppedByPongTimeout
+//     (security_ws_e2e_test.go): a websocket client that never reads is
+//     dropped after the sink's write_timeout (or pong_timeout) and its events
+//     reach a healthy client; nothing is lost.
 //   - TestE2ESecurityPluginPin: a plugin whose sha256 does not match its pin
 //     stops tap from starting, with an error naming the pin.
+//   - TestSecurityWarnIfOpen: no admin password beyond loopback is warned.
 //
-// TAP_SOAK=1 runs the long form: more accounts and records, more wrong
-// passwords per route and more slow-header clients.
+// Short form: go test -race -run 'TestE2ESecurity|TestSecurity' ./cmd/tap/
+// (with TAP_TEST_POSTGRES_URL for the Postgres leak run). TAP_SOAK=1 runs the
+// long form: near-miss credentials on every route, more accounts and
+// records, 20 slow-header clients.
 
 import (
 	"bufio"

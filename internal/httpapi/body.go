@@ -37,18 +37,18 @@ func (s *server) readDIDs(w http.ResponseWriter, r *http.Request) ([]string, *ht
 	if r.ContentLength == 0 {
 		return nil, nil
 	}
-	// The deadline is cleared once the body is read (net/http's background read of the
-	// connection would otherwise cancel the request when it passes); after an error the
-	// connection is not reused. A writer that cannot set deadlines (a test recorder) reads
-	// without one.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(s.bodyTimeout))
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
 		return nil, &httpError{http.StatusUnsupportedMediaType, ""}
 	}
 	if r.ContentLength > s.maxBod {
 		return nil, &httpError{http.StatusRequestEntityTooLarge, ""}
 	}
+	// The deadline is cleared once the body is read: net/http's background read of the
+	// connection would otherwise cancel the request when it passes. (net/http sets the
+	// deadline anew for the connection's next request.) A writer that cannot set deadlines (a
+	// test recorder) reads without one.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.bodyTimeout))
 	body := http.MaxBytesReader(w, r.Body, s.maxBod)
 	var req didsRequest
 	if err := json.NewDecoder(body).Decode(&req); err != nil && !errors.Is(err, io.EOF) {

@@ -117,7 +117,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		go func() { errc <- fmt.Errorf("metrics server: %w", m.Serve(metricsLn)) }()
 	}
 	logger.Info("startup complete", "addr", ln.Addr().String(), "version", Version(),
-		"database", config.RedactURL(cfg.Database.URL), "relay", cfg.Relay.URL)
+		"database", config.RedactURL(cfg.Database.URL), "relay", config.RedactURL(cfg.Relay.URL))
 
 	select {
 	case <-ctx.Done():

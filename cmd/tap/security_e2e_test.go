@@ -175,6 +175,18 @@ func TestE2ESecurityRoutes(t *testing.T) {
 			checked++
 		}
 	}
+	// The pprof handlers that run for seconds with the password (profile,
+	// trace) are checked without it only.
+	for _, path := range []string{"/debug/pprof/profile", "/debug/pprof/trace", "/debug/pprof/symbol", "/debug/pprof/heap"} {
+		for _, c := range secCreds(pw) {
+			if c.name != "right" {
+				status, body := secDo(t, http.MethodGet, base+path, "", c.header())
+				require.Equal(t, http.StatusUnauthorized, status, "%s with %s: %s", path, c.name, body)
+				checked++
+			}
+		}
+	}
+
 	// With the password, the extras answer what they serve.
 	right := secCreds(pw)[3].header()
 	status, body := secDo(t, http.MethodGet, base+"/metrics", "", right)

@@ -273,10 +273,21 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "tap.yaml")
 	require.NoError(t, os.WriteFile(cfgFile, []byte(crashBackfillYAML), 0o600))
-	port := freeTCPPort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	// Every run binds a fresh port (a fixed one could be taken by another
+	// test while tap is down); the consumers dial the latest.
+	var addrMu sync.Mutex
+	addr := ""
+	url := func() string { addrMu.Lock(); defer addrMu.Unlock(); return "ws://" + addr + "/channel" }
+	ti := &tapInstance{t: t}
+	started := func(p *crashProc) {
+		a := logLine(t, p.stdout, "startup complete")["addr"].(string)
+		addrMu.Lock()
+		addr = a
+		addrMu.Unlock()
+		ti.addr = a
+	}
 	env := []string{
-		"TAP_DATABASE_URL=" + dbURL, "TAP_BIND=" + addr,
+		"TAP_DATABASE_URL=" + dbURL, "TAP_BIND=127.0.0.1:0",
 		"TAP_RELAY_URL=" + net.RelayURL(), "TAP_PLC_URL=" + net.PLCURL(),
 		"TAP_IDENT_DNS_RESOLVER=" + net.DNSAddr(), "TAP_CURSOR_SAVE_INTERVAL=50ms",
 		"TAP_RETRY_TIMEOUT=1s", "TAP_LOG_LEVEL=info",
@@ -287,9 +298,10 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	loadCtx, stopLoad := context.WithCancel(t.Context())
 	defer stopLoad()
 	loadDone := make(chan struct{})
+	var loadErr error
 	go func() {
 		defer close(loadDone)
-		_, _ = net.RunLoad(loadCtx, testnet.LoadOptions{Rate: plan.rate, Accounts: all, Workers: 2})
+		_, loadErr = net.RunLoad(loadCtx, testnet.LoadOptions{Rate: plan.rate, Accounts: all, Workers: 2})
 	}()
 	// One consumer from the start, a second one from the middle of the
 	// kill sequence on: tap spreads deliveries over its clients, so the
@@ -299,11 +311,10 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	defer stopConsumer()
 	var cwg sync.WaitGroup
 	consume := func(c *consumer) {
-		cwg.Go(func() { c.run(cctx, func() string { return "ws://" + addr + "/channel" }) })
+		cwg.Go(func() { c.run(cctx, url) })
 	}
 	consume(cs[0])
 
-	ti := &tapInstance{t: t, addr: addr}
 	var db *store.DB // opened once the first run migrated the database
 	var logs []*crashProc
 	modes := map[string]int{}
@@ -337,10 +348,10 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 		case "starting":
 			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
 		case "just started":
-			logLine(t, p.stdout, "startup complete")
+			started(p)
 			time.Sleep(time.Duration(rng.IntN(50)) * time.Millisecond)
 		case "backfilling":
-			logLine(t, p.stdout, "startup complete")
+			started(p)
 			b := batchAt[i] - 1
 			ti.postRepos(batches[b])
 			posted[b] = true
@@ -360,7 +371,7 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 			}
 			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 		case "running":
-			logLine(t, p.stdout, "startup complete")
+			started(p)
 			if i == 0 {
 				ti.postRepos(first)
 				var err error
@@ -371,7 +382,7 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 			time.Sleep(time.Duration(100+rng.IntN(600)) * time.Millisecond)
 		}
 		if mode == "stopping" {
-			logLine(t, p.stdout, "startup complete")
+			started(p)
 			time.Sleep(time.Duration(100+rng.IntN(600)) * time.Millisecond)
 			p.alive(t, fmt.Sprintf("before SIGTERM %d", i+1))
 			require.NoError(t, p.term())
@@ -408,7 +419,7 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	}
 	p := crashStart(t, dir, env, cfgFile)
 	logs = append(logs, p)
-	logLine(t, p.stdout, "startup complete")
+	started(p)
 	for b := range batches {
 		if !posted[b] {
 			ti.postRepos(batches[b])
@@ -416,6 +427,7 @@ func crashLoop(t *testing.T, dbName, dbURL string) {
 	}
 	stopLoad()
 	<-loadDone
+	require.NoError(t, loadErr, "live load")
 	gt, err := net.GroundTruth()
 	require.NoError(t, err)
 	converge := time.Now()
@@ -683,10 +695,4 @@ func crashCheck(t *testing.T, db *store.DB, net *testnet.Network, gt map[syntax.
 	require.Positive(t, cursor, "firehose cursor")
 	require.LessOrEqual(t, cursor, net.LastSeq(), "firehose cursor beyond the relay's last seq")
 	return st
-}
-
-func freeTCPPort(t *testing.T) int {
-	port, err := freePortForTest()
-	require.NoError(t, err)
-	return port
 }

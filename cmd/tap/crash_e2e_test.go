@@ -597,32 +597,11 @@ func crashCheck(t *testing.T, db *store.DB, net *testnet.Network, gt map[syntax.
 		live[k] = e.ID
 	}
 
-	// Per DID: live events in id order have non-decreasing revs; state
-	// replay equals the ground truth.
-	for did, snap := range gt {
-		recs := recordsOf(evs, did)
-		last, lastAny := "", ""
-		for _, r := range recs {
-			if r.Live {
-				require.GreaterOrEqual(t, r.Rev, last, "live events of %s out of rev order", did)
-				last = r.Rev
-			}
-			// A snapshot is fetched after the commits applied before it,
-			// so historical events never go back behind a live rev either.
-			require.GreaterOrEqual(t, r.Rev, lastAny, "record events of %s go back in rev (live=%v)", did, r.Live)
-			lastAny = r.Rev
-		}
-		require.Equal(t, snapRecords(snap), current(recs), "deliveries of %s do not replay to its records", did)
-		if len(snapRevs[did.String()]) > 1 {
-			st.multiSnap++
-		}
-	}
-
 	// Every op of every live commit after a repo's last snapshot arrived as
 	// a live event. A repo's snapshot (historical events, at the snapshot's
 	// rev) is a diff against the record index, so commits before the last
 	// snapshot may legitimately be folded into it; those are covered by the
-	// replay check above.
+	// replay check below.
 	lastSnap := map[syntax.DID]string{}
 	for did, revs := range snapRevs {
 		for rev := range revs {
@@ -651,6 +630,27 @@ func crashCheck(t *testing.T, db *store.DB, net *testnet.Network, gt map[syntax.
 			_, ok := live[k]
 			require.True(t, ok, "live op lost: %s (seq %d, repo snapshot at rev %s)", k, ev.Seq, snap)
 			st.liveOps++
+		}
+	}
+
+	// Per DID: live events in id order have non-decreasing revs; state
+	// replay equals the ground truth.
+	for did, snap := range gt {
+		recs := recordsOf(evs, did)
+		last, lastAny := "", ""
+		for _, r := range recs {
+			if r.Live {
+				require.GreaterOrEqual(t, r.Rev, last, "live events of %s out of rev order", did)
+				last = r.Rev
+			}
+			// A snapshot is fetched after the commits applied before it,
+			// so historical events never go back behind a live rev either.
+			require.GreaterOrEqual(t, r.Rev, lastAny, "record events of %s go back in rev (live=%v)", did, r.Live)
+			lastAny = r.Rev
+		}
+		require.Equal(t, snapRecords(snap), current(recs), "deliveries of %s do not replay to its records", did)
+		if len(snapRevs[did.String()]) > 1 {
+			st.multiSnap++
 		}
 	}
 

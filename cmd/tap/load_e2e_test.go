@@ -425,9 +425,32 @@ func loadWaitDelivered(t *testing.T, ti *tapInstance, accts []*testnet.Account, 
 		if len(probs) > 20 {
 			probs = append(probs[:20], fmt.Sprintf("... and %d more", len(probs)-20))
 		}
-		t.Fatalf("not every event delivered:\n%s\n--- tap log tail:\n%s", strings.Join(probs, "\n"), tail(ti.out.String(), 3000))
+		t.Fatalf("not every event delivered:\n%s\n%s--- tap log tail:\n%s", strings.Join(probs, "\n"), loadStuck(t, ti, l), tail(ti.out.String(), 3000))
 	}
 	return evs
+}
+
+// loadStuck describes the events left in the outbox (whether a client got
+// and acked them) and writes the goroutine stacks to a file, to find where
+// they are held.
+func loadStuck(t *testing.T, ti *tapInstance, l *loadLedger) string {
+	var b strings.Builder
+	var rows []store.OutboxBuffer
+	if err := ti.db.Bun().NewSelect().Model(&rows).Order("id").Limit(50).Scan(t.Context()); err == nil {
+		l.mu.Lock()
+		for _, r := range rows {
+			recv, got := l.firstRecv[r.ID]
+			ack, acked := l.firstAck[r.ID]
+			fmt.Fprintf(&b, "left in the outbox: id %d received=%v (%s) acked=%v (%s)\n", r.ID, got, recv.Format("15:04:05.000"), acked, ack.Format("15:04:05.000"))
+		}
+		l.mu.Unlock()
+	}
+	if f, err := os.CreateTemp("", "tap-load-stacks-*.txt"); err == nil {
+		_ = pprof.Lookup("goroutine").WriteTo(f, 2)
+		_ = f.Close()
+		fmt.Fprintf(&b, "goroutine stacks: %s\n", f.Name())
+	}
+	return b.String()
 }
 
 // assertEventually polls cond every 50 ms until it holds or within passed.

@@ -35,6 +35,13 @@ type Config struct {
 	// sharding fair and a slow client from holding much. Default
 	// DefaultSendQueue (16); must be at least 1.
 	SendQueue int `koanf:"send_queue"`
+	// MaxUnacked is how many events one connection may hold unacked (sent
+	// or about to be) in ack mode. A connection at the limit takes nothing
+	// more until its acks bring it send_queue below, so a client that
+	// stopped reading or acking pins at most this many events while the
+	// others carry on. Default DefaultMaxUnacked (256); at least
+	// send_queue.
+	MaxUnacked int `koanf:"max_unacked"`
 }
 
 // Validate checks the configuration, naming the offending key.
@@ -62,6 +69,10 @@ func (c *Config) Validate() error {
 	if c.SendQueue < 1 {
 		errs = append(errs, fmt.Errorf("send_queue: must be at least 1 (got %d)", c.SendQueue))
 	}
+	if c.MaxUnacked < 0 || (c.MaxUnacked > 0 && c.MaxUnacked < c.SendQueue) {
+		errs = append(errs, fmt.Errorf("max_unacked: must be at least send_queue (%d), or 0 for the default (got %d)",
+			c.SendQueue, c.MaxUnacked))
+	}
 	return errors.Join(errs...)
 }
 
@@ -86,6 +97,7 @@ type settings struct {
 	pongTimeout  time.Duration
 	writeTimeout time.Duration
 	sendQueue    int
+	maxUnacked   int
 }
 
 // settings applies the defaults to whatever c leaves unset or invalid, so
@@ -98,10 +110,15 @@ func (c Config) settings() settings {
 		pongTimeout:  orDefault(c.PongTimeout, DefaultPongTimeout),
 		writeTimeout: orDefault(c.WriteTimeout, DefaultWriteTimeout),
 		sendQueue:    c.SendQueue,
+		maxUnacked:   c.MaxUnacked,
 	}
 	if s.sendQueue < 1 {
 		s.sendQueue = DefaultSendQueue
 	}
+	if s.maxUnacked < 1 {
+		s.maxUnacked = DefaultMaxUnacked
+	}
+	s.maxUnacked = max(s.maxUnacked, s.sendQueue)
 	return s
 }
 

@@ -28,11 +28,11 @@ func TestDecodeConfig(t *testing.T) {
 	cfg := websocketsink.DefaultConfig()
 	require.NoError(t, pipeline.Decode(map[string]any{
 		"disable_acks": false, "retry_timeout": "5s", "ping_interval": "1s",
-		"pong_timeout": "3s", "write_timeout": "2s", "send_queue": 4,
+		"pong_timeout": "3s", "write_timeout": "2s", "send_queue": 4, "max_unacked": 40,
 	}, cfg, path))
 	require.Equal(t, &websocketsink.Config{
 		DisableAcks: ptr(false), RetryTimeout: 5 * time.Second, PingInterval: time.Second,
-		PongTimeout: 3 * time.Second, WriteTimeout: 2 * time.Second, SendQueue: 4,
+		PongTimeout: 3 * time.Second, WriteTimeout: 2 * time.Second, SendQueue: 4, MaxUnacked: 40,
 	}, cfg)
 
 	err := pipeline.Decode(map[string]any{"ping_intervall": "1s"}, websocketsink.DefaultConfig(), path)
@@ -48,6 +48,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		"pong_timeout":  func(c *websocketsink.Config) { c.PongTimeout = c.PingInterval },
 		"write_timeout": func(c *websocketsink.Config) { c.WriteTimeout = -1 },
 		"send_queue":    func(c *websocketsink.Config) { c.SendQueue = 0 },
+		"max_unacked":   func(c *websocketsink.Config) { c.MaxUnacked = c.SendQueue - 1 },
 	} {
 		cfg := websocketsink.DefaultConfig()
 		mutate(cfg)

@@ -33,6 +33,8 @@ type conn struct {
 	dropped   bool
 	waiting   bool // registered in hub.waiters
 	signalled bool // woken for queued events, not claimed yet
+	full      bool // holds max_unacked events; idle again once acks make room
+	unacked   int  // events it holds: claimed, or sent and not acked
 	claimed   []*entry
 }
 

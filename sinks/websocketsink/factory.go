@@ -26,6 +26,10 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 	// DefaultSendQueue is the default Config.SendQueue.
 	DefaultSendQueue = 16
+	// DefaultMaxUnacked is the default Config.MaxUnacked: a third of the
+	// order stage's default in-flight events per sink (8 batches of 100),
+	// so that a client that stopped reading pins a third at most.
+	DefaultMaxUnacked = 256
 )
 
 // NewFactory returns the factory of the websocket sink. The sink reads the
@@ -49,6 +53,7 @@ func DefaultConfig() *Config {
 		PongTimeout:  DefaultPongTimeout,
 		WriteTimeout: DefaultWriteTimeout,
 		SendQueue:    DefaultSendQueue,
+		MaxUnacked:   DefaultMaxUnacked,
 	}
 }
 

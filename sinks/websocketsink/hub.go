@@ -39,6 +39,7 @@ type entry struct {
 	slots  []slot // the Deliver calls waiting for it (more than one only for a repeated id)
 	state  entryState
 	holder *conn     // the connection that claimed or sent it, nil when queued
+	last   *conn     // the connection that claimed it last (kept when it is re-queued)
 	sentAt time.Time // last successful write, for the retry timeout
 	sends  int       // times it was claimed for writing
 
@@ -199,11 +200,40 @@ func (h *hub) retireLocked(e *entry) {
 		delete(h.byID, e.id)
 	}
 	e.unlink()
-	e.state, e.holder = entryDone, nil
+	h.releaseLocked(e)
+	e.state = entryDone
 }
 
-// claim gives c up to send_queue events from the queue. With none queued, c
-// is registered as a waiter and woken (c.wake) when events arrive.
+// holdLocked makes c the holder of e: it counts against c's max_unacked
+// until it is acked, given up or re-queued.
+func (h *hub) holdLocked(e *entry, c *conn) {
+	e.holder, e.last = c, c
+	c.unacked++
+}
+
+// releaseLocked ends the hold of e's holder, if any. A holder that was
+// full and has room for a whole send queue again becomes idle.
+func (h *hub) releaseLocked(e *entry) {
+	c := e.holder
+	if c == nil {
+		return
+	}
+	e.holder = nil
+	c.unacked--
+	if c.full && !c.dropped && c.unacked <= h.set.maxUnacked-h.set.sendQueue {
+		c.full = false
+		h.addWaiterLocked(c)
+		h.wakeLocked()
+	}
+}
+
+// claim gives c up to send_queue events from the queue, fewer when that
+// would take it past max_unacked. With none for it, c is registered as a
+// waiter and woken (c.wake) when events arrive; a full c waits for its acks
+// instead. An event that was re-queued after it timed out on c is left to
+// another connection when one is idle: a connection that did not ack it in
+// time is likely slow or stuck, and sending it there again only adds a
+// duplicate behind the first.
 func (h *hub) claim(c *conn) []*entry {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -212,28 +242,49 @@ func (h *hub) claim(c *conn) []*entry {
 	if c.dropped {
 		return nil
 	}
-	if c.signalled {
+	woken := c.signalled
+	if woken {
 		c.signalled = false
 		h.signalled--
-	} else if h.signalled > 0 {
+	}
+	room := min(h.set.sendQueue, h.set.maxUnacked-c.unacked)
+	if c.full || room <= 0 {
+		c.full = true
+		h.removeWaiterLocked(c)
+		if woken {
+			h.wakeLocked() // what c was woken for goes to another
+		}
+		return nil
+	}
+	if !woken && h.signalled > 0 {
 		h.addWaiterLocked(c)
 		h.wakeLocked()
 		return nil
 	}
-	for len(c.claimed) < h.set.sendQueue {
-		e := h.queue.popFront()
-		if e == nil {
-			break
+	othersIdle := len(h.waiters) > 1 || (len(h.waiters) == 1 && !c.waiting)
+	skipped := false
+	for e := h.queue.head; e != nil && len(c.claimed) < room; {
+		next := e.next
+		if othersIdle && e.last == c {
+			skipped = true
+			e = next
+			continue
 		}
-		e.state, e.holder = entryClaimed, c
+		e.unlink()
+		e.state = entryClaimed
+		h.holdLocked(e, c)
 		e.sends++
 		if e.sends > 1 {
 			h.stats.resends.Add(1)
 		}
 		c.claimed = append(c.claimed, e)
+		e = next
 	}
 	if len(c.claimed) == 0 {
 		h.addWaiterLocked(c)
+		if skipped {
+			h.wakeLocked() // an idle connection takes what c left
+		}
 		return nil
 	}
 	h.removeWaiterLocked(c)
@@ -292,7 +343,8 @@ func (h *hub) requeueLocked(es []*entry) {
 	for i := len(es) - 1; i >= 0; i-- {
 		e := es[i]
 		e.unlink()
-		e.state, e.holder = entryQueued, nil
+		h.releaseLocked(e)
+		e.state = entryQueued
 		h.queue.pushFront(e)
 	}
 	if len(es) > 0 {

@@ -105,14 +105,14 @@ func secExit(t *testing.T, env []string, args ...string) string {
 
 // The real binary, at debug level, with TAP_ADMIN_PASSWORD, a database URL
 // with a password (--db-url, so it is on the command line) and a webhook URL
-// with user info and an hmac_secret: its whole log, every API answer (including /metrics and
+// with user info and an hmac_secret, a relay URL with user info: its whole log, every API answer (including /metrics and
 // /debug/pprof/cmdline), `tap run --print-config`, and the errors of an
 // unreachable or malformed database URL and a malformed webhook URL contain
 // none of these secrets.
 func TestE2ESecuritySecretsNeverLeak(t *testing.T) {
 	adminPW, dbPW, hookPW := secRandom(t, "adm"), secRandom(t, "dbpw"), secRandom(t, "hookpw")
-	hmacKey := secRandom(t, "hmac")
-	secrets := []string{adminPW, dbPW, hookPW, hmacKey}
+	hmacKey, relayPW := secRandom(t, "hmac"), secRandom(t, "relaypw")
+	secrets := []string{adminPW, dbPW, hookPW, hmacKey, relayPW}
 	logSecrets := append(secrets[:len(secrets):len(secrets)], base64.StdEncoding.EncodeToString([]byte("admin:"+adminPW)))
 	net, accts := startNetwork(t, 3, 5)
 	dbURL, postgres := secDBURL(t, dbPW)
@@ -134,6 +134,7 @@ func TestE2ESecuritySecretsNeverLeak(t *testing.T) {
 	delete(envMap, "TAP_DATABASE_URL")
 	envMap["TAP_ADMIN_PASSWORD"] = adminPW
 	envMap["TAP_METRICS_LISTEN"] = envMap["TAP_BIND"]
+	envMap["TAP_RELAY_URL"] = strings.Replace(envMap["TAP_RELAY_URL"], "://", "://relayuser:"+relayPW+"@", 1)
 	var env []string
 	for k, v := range envMap {
 		env = append(env, k+"="+v)

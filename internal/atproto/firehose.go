@@ -243,7 +243,7 @@ func (f *Firehose) session(ctx context.Context, handle func(context.Context, Fir
 		return false, err
 	}
 	f.connects.Add(1)
-	f.log.Info("firehose connected", "url", u, "cursor", cursor)
+	f.log.Info("firehose connected", "url", redactedURL(u), "cursor", cursor)
 	stop := make(chan struct{})
 	kept := make(chan struct{})
 	go func() { defer close(kept); f.keepalive(ctx, conn, stop) }()
@@ -316,4 +316,13 @@ func SubscribeReposURL(relayURL string, cursor int64) (string, error) {
 		u.RawQuery = "cursor=" + strconv.FormatInt(cursor, 10)
 	}
 	return u.String(), nil
+}
+
+// redactedURL is u with any password hidden, for logs.
+func redactedURL(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return pu.Redacted()
 }

@@ -89,7 +89,7 @@ func (s *Source) Start(_ context.Context, _ pipeline.Host) error {
 
 // run crawls pass after pass until ctx ends.
 func (s *Source) run(ctx context.Context) {
-	s.log.Info("enumerating network", "mode", s.mode, "collection", s.collection, "relay", s.relayURL)
+	s.log.Info("enumerating network", "mode", s.mode, "collection", s.collection, "relay", store.RedactURL(s.relayURL))
 	retry := pipeline.Backoff{Base: s.cfg.RetryDelay, Max: s.cfg.RetryMaxDelay}
 	for {
 		err := s.pass(ctx)

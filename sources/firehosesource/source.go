@@ -102,7 +102,7 @@ func (s *Source) Start(_ context.Context, _ pipeline.Host) error {
 
 // run follows the firehose until ctx ends or the lanes close.
 func (s *Source) run(ctx context.Context) {
-	s.log.Info("following firehose", "relay", s.relayURL, "no_replay", s.noReplay)
+	s.log.Info("following firehose", "relay", store.RedactURL(s.relayURL), "no_replay", s.noReplay)
 	err := s.firehose.Run(ctx, s.handle)
 	if err != nil && ctx.Err() == nil {
 		s.log.Error("firehose stopped", "error", err)

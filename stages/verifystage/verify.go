@@ -33,8 +33,9 @@ type Config struct {
 	// SpillDir is where snapshot CARs are spilled while verified; empty
 	// means the system temporary directory.
 	SpillDir string `koanf:"spill_dir"`
-	// MaxCARBytes bounds one snapshot download, in bytes; 0 means no bound
-	// beyond the reader's own.
+	// MaxCARBytes bounds one snapshot download, in bytes; 0 means the CAR
+	// reader's default of 4 GiB (carstream.DefaultMaxBytes). A CAR past it
+	// fails with "CAR exceeds max_car_bytes (N bytes)".
 	MaxCARBytes int64 `koanf:"max_car_bytes"`
 }
 

@@ -26,7 +26,10 @@
 //  4. Ack mode: an event not acked retry_timeout after its LAST send is sent
 //     again (possibly to another client), and its send time is refreshed: one
 //     resend per timeout, no resend storm (Part A 5).
-//     [TestRetryTimeoutRefreshesSentTime]
+//     [TestRetryTimeoutRefreshesSentTime] While another client is idle, the
+//     resend goes to it rather than back to the client that did not ack: that
+//     one is slow or stuck, and a second copy would wait behind the first.
+//     [TestTimedOutEventGoesToAnotherClient, TestStressMixedClients]
 //  5. A connection that ends — the client left, sent nothing (no pong, no
 //     frame) within pong_timeout while the server pings every
 //     ping_interval, or did not take a frame within write_timeout — is
@@ -52,6 +55,10 @@
 //     down (pipeline.ErrClosed). Events it gives up on leave the queue; a
 //     partly acked batch gets a *pipeline.BatchError.
 //     [TestNoClientWaits, TestContextCancellation, TestShutdownSendsNoCloseFrame]
+//  10. Ack mode: a connection holds at most max_unacked events (claimed, or
+//     sent and not acked). At the limit it takes nothing more until its acks
+//     bring it a send queue below, so a client that stopped reading pins at
+//     most that many while the others carry on. [TestMaxUnackedHoldsBack]
 //
 // Two close frames remain gorilla's, by the protocol: when a client sends a
 // close frame (it is closing on purpose) gorilla echoes it, and a client
@@ -62,7 +69,8 @@
 // # Memory
 //
 // The queue holds only what Deliver calls hand in (the delivery engine
-// bounds that); each connection takes at most send_queue events at a time.
+// bounds that); each connection takes at most send_queue events at a time
+// and holds at most max_unacked.
 // Client frames are read into a fixed buffer (acks are tiny); longer frames
 // are discarded as they are read, not buffered.
 package websocketsink

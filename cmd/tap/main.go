@@ -31,6 +31,7 @@ Usage:
   tap run [flags]       start the service (tap run --help lists the flags)
   tap testnet [flags]   run a loopback atproto network for development
   tap tail [flags]      print (and ack) the events of a running tap
+  tap health [flags]    check that a running tap is healthy (exit 0) or not (exit 1)
   tap --version         print the version
 
 Configuration: the embedded defaults, a --config FILE, TAP_* environment
@@ -45,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "--version", "-version", "version", "-v":
-		fmt.Fprintf(stdout, "tap %s\n", Version())
+		printVersion(stdout)
 		return nil
 	case "--help", "-help", "-h", "help":
 		fmt.Fprint(stdout, usage)
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runTestnet(ctx, args[1:], stdout)
 	case "tail":
 		return runTail(ctx, args[1:], stdout, stderr)
+	case "health":
+		return runHealth(ctx, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])

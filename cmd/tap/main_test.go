@@ -89,7 +89,7 @@ func logLine(t *testing.T, out fmt.Stringer, msg string) map[string]any {
 func TestVersionAndHelp(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(t.Context(), []string{"--version"}, &out, io.Discard))
-	require.Regexp(t, `^tap \S+\n$`, out.String())
+	require.Regexp(t, `^tap \S+\n  go: go1\.\S+ \w+/\w+\n(  commit: [0-9a-f]{40} \(.*\)\n)?  module: github\.com/tapkit/tap\n$`, out.String())
 	out.Reset()
 	require.NoError(t, run(t.Context(), nil, &out, io.Discard))
 	require.Contains(t, out.String(), "tap run")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -23,33 +24,54 @@ import (
 // errUnauthorized ends tail: retrying with the same password cannot help.
 var errUnauthorized = errors.New("HTTP 401: wrong or missing admin password (--admin-password, TAP_ADMIN_PASSWORD)")
 
+// tailWriteTimeout bounds writing one ack.
+const tailWriteTimeout = 10 * time.Second
+
 // tailOptions are the flags of `tap tail`.
 type tailOptions struct {
-	url, password     string
-	noAck             bool
-	dids, collections []string
-	limit             int
+	client      clientOptions
+	noAck       bool
+	pretty      bool
+	jsonLines   bool
+	noReconnect bool
+	limit       int
+	filter      tailFilter
 }
 
-// runTail is `tap tail`: connect to /channel, print each event as one JSON
-// line, and ack it (unless --no-ack) — what a websocket client of tap does.
+const tailSynopsis = `Usage: tap tail [flags]
+
+Connects to tap's /channel websocket, prints every event as one JSON line
+and acks it. Events the filters leave out are acked but not printed. It
+reconnects with backoff when the connection drops, and exits 0 on SIGINT.`
+
+// runTail is `tap tail`: connect to /channel, print each event, and ack it
+// (unless --no-ack) — what a websocket client of tap does.
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o := tailOptions{url: envOr("TAP_URL", "http://localhost:2480"), password: os.Getenv("TAP_ADMIN_PASSWORD")}
+	var o tailOptions
 	fs := pflag.NewFlagSet("tap tail", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.url, "url", o.url, "tap's base URL (TAP_URL)")
-	fs.StringVar(&o.password, "admin-password", o.password, "admin password (TAP_ADMIN_PASSWORD)")
-	fs.BoolVar(&o.noAck, "no-ack", false, "do not ack events (they are redelivered after the retry timeout)")
-	fs.StringSliceVar(&o.dids, "did", nil, "print only events of these DIDs (others are still acked)")
-	fs.StringSliceVar(&o.collections, "collection", nil, "print only record events of these collections (others are still acked)")
+	addClientFlags(fs, &o.client)
+	fs.BoolVar(&o.noAck, "no-ack", false, "do not ack events (tap sends them again after its retry timeout)")
+	fs.BoolVar(&o.jsonLines, "json", false, "print each event as tap sent it, one JSON line (the default)")
+	fs.BoolVar(&o.pretty, "pretty", false, "print each event as indented JSON")
+	fs.BoolVar(&o.noReconnect, "no-reconnect", false, "exit 1 when the connection fails instead of reconnecting")
 	fs.IntVar(&o.limit, "limit", 0, "exit after printing this many events; 0 means never")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return errHelpShown
-		}
+	o.filter.addFlags(fs)
+	if err := parseFlags(fs, tailSynopsis, args, stdout, stderr); err != nil {
 		return err
 	}
-	wsURL, err := channelURL(o.url)
+	if fs.NArg() > 0 {
+		return usageErrorf("tap tail: unexpected arguments %q", fs.Args())
+	}
+	if o.pretty && o.jsonLines {
+		return usageErrorf("--json and --pretty: choose one")
+	}
+	if o.limit < 0 {
+		return usageErrorf("--limit: must not be negative, got %d", o.limit)
+	}
+	if err := o.filter.compile(); err != nil {
+		return err
+	}
+	wsURL, err := channelURL(o.client.url)
 	if err != nil {
 		return err
 	}
@@ -60,57 +82,85 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if o.limit > 0 && printed >= o.limit {
 			return nil
 		}
-		if errors.Is(err, errUnauthorized) {
+		if ctx.Err() != nil {
+			break
+		}
+		var fatal *fatalTailError
+		if errors.Is(err, errUnauthorized) || errors.As(err, &fatal) || o.noReconnect {
 			return err
 		}
 		if n > 0 {
 			b.Reset()
 		}
-		if ctx.Err() == nil {
-			fmt.Fprintf(stderr, "tap tail: %v; reconnecting\n", err)
-			_ = pipeline.Sleep(ctx, b.Next())
-		}
+		d := b.Next()
+		fmt.Fprintf(stderr, "tap tail: %v; reconnecting in %s\n", err, d.Round(time.Millisecond))
+		_ = pipeline.Sleep(ctx, d)
 	}
 	return nil
 }
+
+// fatalTailError is an answer to the websocket upgrade that retrying
+// cannot change (e.g. 400 in webhook mode, 404 at a wrong URL).
+type fatalTailError struct{ msg string }
+
+func (e *fatalTailError) Error() string { return e.msg }
 
 // channelURL turns tap's base URL into its /channel websocket URL.
 func channelURL(base string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("--url: %q is not a URL", config.RedactURL(base))
+		return "", usageErrorf("--url: %q is not a URL", config.RedactURL(base))
 	}
 	switch u.Scheme {
-	case "http":
+	case "http", "ws":
 		u.Scheme = "ws"
-	case "https":
+	case "https", "wss":
 		u.Scheme = "wss"
+	default:
+		return "", usageErrorf("--url: %q is not an http:// or https:// URL", config.RedactURL(base))
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/channel"
 	return u.String(), nil
 }
 
+// dialChannel opens the websocket, classifying a refused upgrade.
+func dialChannel(ctx context.Context, wsURL string, o tailOptions) (*websocket.Conn, error) {
+	h := http.Header{}
+	if o.client.password != "" {
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("admin:"+o.client.password)))
+	}
+	d := *websocket.DefaultDialer
+	d.HandshakeTimeout = o.client.timeout
+	conn, resp, err := d.DialContext(ctx, wsURL, h)
+	if err == nil {
+		return conn, nil
+	}
+	shown := config.RedactURL(wsURL) // the URL may carry the password
+	if resp == nil {
+		return nil, fmt.Errorf("connecting to %s: %w", shown, err)
+	}
+	defer resp.Body.Close()
+	msg := errorMessage(resp.Body)
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		return nil, fmt.Errorf("connecting to %s: %w", shown, errUnauthorized)
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
+		return nil, &fatalTailError{fmt.Sprintf("connecting to %s: HTTP %d: %s", shown, resp.StatusCode, msg)}
+	}
+	return nil, fmt.Errorf("connecting to %s: HTTP %d: %s", shown, resp.StatusCode, msg)
+}
+
 // tailOnce reads one connection until it fails; it returns how many
 // frames it read.
 func tailOnce(ctx context.Context, wsURL string, o tailOptions, out io.Writer, printed *int) (int, error) {
-	h := http.Header{}
-	if o.password != "" {
-		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("admin:"+o.password)))
-	}
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, wsURL, h)
+	conn, err := dialChannel(ctx, wsURL, o)
 	if err != nil {
-		shown := config.RedactURL(wsURL) // the URL may carry the password
-		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
-			return 0, fmt.Errorf("connecting to %s: %w", shown, errUnauthorized)
-		}
-		if resp != nil {
-			return 0, fmt.Errorf("connecting to %s: HTTP %d", shown, resp.StatusCode)
-		}
-		return 0, fmt.Errorf("connecting to %s: %w", shown, err)
+		return 0, err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	var buf bytes.Buffer
 	for n := 0; ; n++ {
 		_, msg, err := conn.ReadMessage()
 		if err != nil {
@@ -120,13 +170,21 @@ func tailOnce(ctx context.Context, wsURL string, o tailOptions, out io.Writer, p
 		if err := json.Unmarshal(msg, &ev); err != nil {
 			continue
 		}
-		if o.matches(ev) {
-			fmt.Fprintf(out, "%s\n", msg)
+		if o.filter.matches(ev) {
+			buf.Reset()
+			if !o.pretty || json.Indent(&buf, msg, "", "  ") != nil {
+				buf.Reset()
+				buf.Write(msg)
+			}
+			buf.WriteByte('\n')
+			if _, err := out.Write(buf.Bytes()); err != nil {
+				return n, &fatalTailError{fmt.Sprintf("writing an event: %v", err)}
+			}
 			*printed++
 		}
 		if !o.noAck {
 			ack := fmt.Sprintf(`{"type":"ack","id":%d}`, ev.ID)
-			_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			_ = conn.SetWriteDeadline(time.Now().Add(tailWriteTimeout))
 			if err := conn.WriteMessage(websocket.TextMessage, []byte(ack)); err != nil {
 				return n, err
 			}
@@ -135,40 +193,6 @@ func tailOnce(ctx context.Context, wsURL string, o tailOptions, out io.Writer, p
 			return n + 1, nil
 		}
 	}
-}
-
-// tailEvent is what tail reads of an event to filter and ack it.
-type tailEvent struct {
-	ID     uint64 `json:"id"`
-	Record *struct {
-		DID        string `json:"did"`
-		Collection string `json:"collection"`
-	} `json:"record"`
-	Identity *struct {
-		DID string `json:"did"`
-	} `json:"identity"`
-}
-
-func (o tailOptions) matches(ev tailEvent) bool {
-	did, coll := "", ""
-	if ev.Record != nil {
-		did, coll = ev.Record.DID, ev.Record.Collection
-	} else if ev.Identity != nil {
-		did = ev.Identity.DID
-	}
-	if len(o.dids) > 0 && !contains(o.dids, did) {
-		return false
-	}
-	return len(o.collections) == 0 || (coll != "" && contains(o.collections, coll))
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func envOr(key, def string) string {

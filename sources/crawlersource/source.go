@@ -53,10 +53,10 @@ type Source struct {
 	disabled   bool // outbox-only mode
 	// ctl, when set, holds the signal collections (changed at runtime):
 	// they replace mode and collection, and a change starts a pass at once.
-	ctl *runtimecfg.Control
-	db         *store.DB
-	client     *atproto.CrawlClient
-	log        *slog.Logger
+	ctl    *runtimecfg.Control
+	db     *store.DB
+	client *atproto.CrawlClient
+	log    *slog.Logger
 
 	discovered, added, pages, passes, errors, skipped atomic.Uint64
 

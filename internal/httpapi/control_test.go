@@ -132,3 +132,16 @@ func TestControlRoutesWithoutControl(t *testing.T) {
 	requireJSON(t, api.get("/config/collection-filters"), http.StatusServiceUnavailable, `{"message":"runtime control is not available"}`)
 	requireJSON(t, api.post("/repos/resync", `{"dids":[]}`), http.StatusServiceUnavailable, `{"message":"runtime control is not available"}`)
 }
+
+func TestStatCursorsFollowRuntimeSignals(t *testing.T) {
+	api, ctl := newControlAPI(t)
+	require.NoError(t, api.db.SaveCollectionCursor(t.Context(), "https://relay.test", "com.example.signal", "c1"))
+	require.NoError(t, api.db.SaveCollectionCursor(t.Context(), "https://relay.test", "com.example.new", "c2"))
+	requireJSON(t, api.get("/stats/cursors"), http.StatusOK, `{"firehose":0,"list_repos":"c1"}`)
+	_, err := ctl.Set(t.Context(), runtimecfg.SettingSignalCollections, []string{"com.example.new", "com.example.signal"})
+	require.NoError(t, err)
+	requireJSON(t, api.get("/stats/cursors"), http.StatusOK, `{"firehose":0,"list_repos":"c2"}`)
+	_, err = ctl.Set(t.Context(), runtimecfg.SettingSignalCollections, nil)
+	require.NoError(t, err)
+	requireJSON(t, api.get("/stats/cursors"), http.StatusOK, `{"firehose":0,"list_repos":""}`)
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapkit/tap/internal/store"
+	"github.com/tapkit/tap/internal/testnet"
 )
 
 const follow = syntax.NSID("app.bsky.graph.follow")
@@ -151,4 +152,33 @@ func TestE2ERuntimeSignalCollections(t *testing.T) {
 	ti.converged(accts[1]) // tracked by its live commit, backfilled
 	_, err = ti.db.GetRepo(t.Context(), accts[2].DID().String())
 	require.ErrorIs(t, err, store.ErrNotFound, "a repo in neither collection is not tracked")
+}
+
+// A forced resync loses no live commit: commits that arrive while the repo
+// is being fetched are buffered and delivered after the snapshot.
+func TestE2EForcedResyncKeepsLiveCommits(t *testing.T) {
+	net, accts := startNetwork(t, 1, 3)
+	a := accts[0]
+	ti := startTap(t, net, testEnv(net, sqliteURL(t)), nil)
+	ti.postRepos(accts)
+	ti.converged(a)
+
+	net.Faults().SetRepoFault(a.DID(), testnet.PDSFault{Kind: testnet.PDSFaultHang}) // getRepo waits until cleared
+	status, body := ti.sendJSON(http.MethodPost, "/repos/resync", `{"dids":["`+a.DID().String()+`"]}`)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, map[string]any{"queued": float64(1), "unknown": []any{}}, body)
+	ti.waitFor("fetch started", func() bool { return ti.state(a.DID()) == store.RepoStateResyncing })
+	for i := range 2 {
+		_, err := a.CreateRecord(post, syntax.RecordKey(fmt.Sprintf("during%d", i)), rec("during the resync"))
+		require.NoError(t, err)
+	}
+	ti.waitFor("commits buffered", func() bool {
+		n, err := ti.db.CountResyncBuffer(t.Context())
+		return err == nil && n == 2
+	})
+	net.Faults().ClearPDSFaults()
+	ti.converged(a)
+	n, err := ti.db.CountResyncBuffer(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, n, "every buffered commit is released")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/tapkit/tap/config"
 	"github.com/tapkit/tap/internal/atproto"
 	"github.com/tapkit/tap/internal/httpapi"
+	"github.com/tapkit/tap/internal/runtimecfg"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/pipeline"
 	"github.com/tapkit/tap/sinks/webhooksink"
@@ -53,6 +54,11 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		logger.Info("reset interrupted resyncs", "repos", n)
 	}
 
+	ctl, err := runtimecfg.New(ctx, db, runtimecfg.FromConfig(cfg), logger.With("component", "runtimecfg"))
+	if err != nil {
+		return fmt.Errorf("loading runtime settings: %w", err)
+	}
+
 	ln, err := net.Listen("tcp", cfg.Server.Bind)
 	if err != nil {
 		return fmt.Errorf("listening on %s (server.bind): %w", cfg.Server.Bind, err)
@@ -77,7 +83,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 	pcfg := cfg.Pipeline
 	pcfg.Sinks = defaultSinks(cfg)
 	graph, err := pipeline.Build(ctx, pcfg, factories, pipeline.BuildSettings{
-		Logger: logger, Resources: []any{db, identity.Directory(dir), cfg, atproto.UserAgent("tap/" + Version())},
+		Logger: logger, Resources: []any{db, identity.Directory(dir), cfg, atproto.UserAgent("tap/" + Version()), ctl},
 	})
 	if err != nil {
 		return err
@@ -100,6 +106,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 			SignalCollection: cfg.Scope.SignalCollection, FullNetwork: cfg.Scope.FullNetwork,
 			MaxBodyBytes: cfg.Server.MaxBodyBytes, FirehoseSeq: firehoseSeq(graph), Channel: channel(graph),
 			ReadBodyTimeout: cfg.Server.ReadBodyTimeout, Extra: mainPortMetrics(cfg),
+			Control: ctl,
 		}),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,

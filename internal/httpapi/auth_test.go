@@ -32,6 +32,13 @@ var authProbes = []authProbe{
 	{http.MethodGet, "/stats/cursors", ""},
 	{http.MethodGet, "/no/such/path", ""},
 	{http.MethodPost, "/health", ""},
+	{http.MethodPost, "/repos/resync", `{"dids":["did:plc:aaa"]}`},
+	{http.MethodGet, "/config/collection-filters", ""},
+	{http.MethodPut, "/config/collection-filters", `{"collection_filters":["*"]}`},
+	{http.MethodDelete, "/config/collection-filters", ""},
+	{http.MethodGet, "/config/signal-collections", ""},
+	{http.MethodPut, "/config/signal-collections", `{"signal_collections":["com.example.x"]}`},
+	{http.MethodDelete, "/config/signal-collections", ""},
 }
 
 const unauthorizedBody = `{"error":"Unauthorized","message":"atproto admin auth required, but missing or incorrect password"}` + "\n"

@@ -34,14 +34,24 @@ type httpError struct {
 // than JSON is 415 (a missing one is read as JSON); a body over the limit is 413; a body not
 // read within the body timeout is 408.
 func (s *server) readDIDs(w http.ResponseWriter, r *http.Request) ([]string, *httpError) {
+	var req didsRequest
+	if herr := s.readJSON(w, r, &req); herr != nil {
+		return nil, herr
+	}
+	return req.DIDs, nil
+}
+
+// readJSON decodes the request body into v with the checks of readDIDs; an empty body
+// (Content-Length 0) leaves v as it is.
+func (s *server) readJSON(w http.ResponseWriter, r *http.Request, v any) *httpError {
 	if r.ContentLength == 0 {
-		return nil, nil
+		return nil
 	}
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
-		return nil, &httpError{http.StatusUnsupportedMediaType, ""}
+		return &httpError{http.StatusUnsupportedMediaType, ""}
 	}
 	if r.ContentLength > s.maxBod {
-		return nil, &httpError{http.StatusRequestEntityTooLarge, ""}
+		return &httpError{http.StatusRequestEntityTooLarge, ""}
 	}
 	// The deadline is cleared once the body is read: net/http's background read of the
 	// connection would otherwise cancel the request when it passes. (net/http sets the
@@ -50,17 +60,16 @@ func (s *server) readDIDs(w http.ResponseWriter, r *http.Request) ([]string, *ht
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(s.bodyTimeout))
 	body := http.MaxBytesReader(w, r.Body, s.maxBod)
-	var req didsRequest
-	if err := json.NewDecoder(body).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		return nil, decodeError(err)
+	if err := json.NewDecoder(body).Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return decodeError(err)
 	}
 	// Echo ignores what follows the first JSON value; read it anyway so that any body over the
 	// limit is refused, also a chunked one, before anything is applied.
 	if _, err := io.Copy(io.Discard, body); err != nil {
-		return nil, decodeError(err)
+		return decodeError(err)
 	}
 	_ = rc.SetReadDeadline(time.Time{})
-	return req.DIDs, nil
+	return nil
 }
 
 // isJSONContentType reports whether ct is application/json (any parameters) or missing.

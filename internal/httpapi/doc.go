@@ -17,6 +17,15 @@
 //	GET  /stats/resync-buffer    {"resync_buffer":N}
 //	GET  /stats/cursors          {"firehose":N,"list_repos":"..."}
 //
+// Runtime control (our addition; Options.Control, else 503; see control.go and package
+// runtimecfg for the semantics):
+//
+//	POST   /repos/resync               {"dids":[...]} → {"queued":N,"unknown":[...]}
+//	GET    /config/collection-filters  {"collection_filters":[...],"source":"config|api"}
+//	PUT    /config/collection-filters  {"collection_filters":[...]} → applied, persisted, as GET
+//	DELETE /config/collection-filters  back to the configured value, as GET
+//	GET|PUT|DELETE /config/signal-collections  the same with "signal_collections"
+//
 // Conventions shared with the reference (Echo): JSON bodies end with a newline and carry
 // Content-Type "application/json; charset=UTF-8"; errors are {"message":"<text>"}; an unknown
 // path answers 404 {"message":"Not Found"}, a known path with another method 405

@@ -11,6 +11,7 @@ import (
 	"github.com/bluesky-social/indigo/atproto/auth"
 	"github.com/bluesky-social/indigo/atproto/identity"
 
+	"github.com/tapkit/tap/internal/runtimecfg"
 	"github.com/tapkit/tap/internal/store"
 )
 
@@ -70,6 +71,9 @@ type Options struct {
 	// tap puts /metrics and /debug/pprof/ here when they are served on the API's port. A
 	// pattern that is also an API route panics in New.
 	Extra map[string]http.Handler
+	// Control serves /config/collection-filters, /config/signal-collections and POST
+	// /repos/resync. Nil answers 503 there.
+	Control *runtimecfg.Control
 }
 
 // Route is one method and path pattern of the API, as listed by Routes.
@@ -160,6 +164,14 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/stats/resync-buffer",
 			s.countHandler("resync_buffer", "failed to get resync buffer size", Store.CountResyncBuffer)},
 		{http.MethodGet, "/stats/cursors", s.statCursors},
+		// Runtime control (control.go).
+		{http.MethodPost, "/repos/resync", s.resyncRepos},
+		{http.MethodGet, "/config/collection-filters", s.getSetting(runtimecfg.SettingCollectionFilters)},
+		{http.MethodPut, "/config/collection-filters", s.putSetting(runtimecfg.SettingCollectionFilters)},
+		{http.MethodDelete, "/config/collection-filters", s.resetSetting(runtimecfg.SettingCollectionFilters)},
+		{http.MethodGet, "/config/signal-collections", s.getSetting(runtimecfg.SettingSignalCollections)},
+		{http.MethodPut, "/config/signal-collections", s.putSetting(runtimecfg.SettingSignalCollections)},
+		{http.MethodDelete, "/config/signal-collections", s.resetSetting(runtimecfg.SettingSignalCollections)},
 	}
 }
 

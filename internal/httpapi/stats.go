@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/tapkit/tap/internal/runtimecfg"
 	"github.com/tapkit/tap/internal/store"
 )
 
@@ -56,16 +57,24 @@ func (s *server) firehoseSeq(ctx context.Context) (int64, error) {
 	return seq, err
 }
 
-// crawlerCursor is the saved listReposByCollection cursor in signal-collection mode, the
+// crawlerCursor is the saved listReposByCollection cursor (of the first signal collection)
+// in signal-collection mode, the
 // listRepos cursor in full-network mode, else "".
 func (s *server) crawlerCursor(ctx context.Context) (string, error) {
 	var (
 		cur string
 		err error
 	)
+	signal := s.opts.SignalCollection
+	if s.opts.Control != nil { // the signal collections may have changed at runtime: show the first
+		signal = ""
+		if list := s.opts.Control.Get(runtimecfg.SettingSignalCollections).List; len(list) > 0 {
+			signal = list[0]
+		}
+	}
 	switch {
-	case s.opts.SignalCollection != "":
-		cur, err = s.opts.Store.GetCollectionCursor(ctx, s.opts.RelayURL, s.opts.SignalCollection)
+	case signal != "":
+		cur, err = s.opts.Store.GetCollectionCursor(ctx, s.opts.RelayURL, signal)
 	case s.opts.FullNetwork:
 		cur, err = s.opts.Store.GetListReposCursor(ctx, s.opts.RelayURL)
 	}

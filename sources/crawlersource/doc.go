@@ -13,6 +13,14 @@
 //     with active == false, cursor in list_repos_cursors(url);
 //   - else nothing to enumerate: the source idles until shutdown.
 //
+// With a *runtimecfg.Control resource (tap always gives one) the signal
+// collections are a list that the admin API changes at runtime
+// (/config/signal-collections; scope.signal_collection is its one-element
+// default): a pass enumerates listReposByCollection for each of them, in
+// order, each with its own cursor, and a change of the list starts a new
+// pass at once (also from idle); an empty list falls back to full network
+// or idling as above. Removing a collection untracks no repo.
+//
 // Both listings are read from the relay URL. In outbox-only mode
 // (outbox.only) the source does nothing.
 //

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tapkit/tap/config"
 	"github.com/tapkit/tap/internal/atproto"
+	"github.com/tapkit/tap/internal/runtimecfg"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/pipeline"
 )
@@ -28,7 +29,8 @@ const (
 // NewFactory returns the factory of the "crawler" source. Create needs two
 // resources: *config.Config (relay.url, scope.signal_collection,
 // scope.full_network, outbox.only) and *store.DB; an atproto.UserAgent
-// resource sets the User-Agent.
+// resource sets the User-Agent, and a *runtimecfg.Control resource makes the
+// signal collections a list that changes at runtime.
 func NewFactory() pipeline.SourceFactory {
 	return pipeline.SourceFactory{
 		Type:                Type,
@@ -64,7 +66,8 @@ func create(_ context.Context, set pipeline.Settings, cfg any, _ pipeline.Submit
 	if err != nil {
 		ua = atproto.DefaultUserAgent()
 	}
-	s := &Source{cfg: *c, db: db, log: set.Logger, relayURL: c.RelayURL, disabled: global.Outbox.Only}
+	ctl, _ := pipeline.Resource[*runtimecfg.Control](set) // optional: without it the scope is static
+	s := &Source{cfg: *c, db: db, log: set.Logger, relayURL: c.RelayURL, disabled: global.Outbox.Only, ctl: ctl}
 	if s.relayURL == "" {
 		s.relayURL = global.Relay.URL
 	}
@@ -77,7 +80,7 @@ func create(_ context.Context, set pipeline.Settings, cfg any, _ pipeline.Submit
 	case global.Scope.FullNetwork:
 		s.mode = modeFullNetwork
 	}
-	if s.mode != modeNone && !s.disabled {
+	if (s.mode != modeNone || ctl != nil) && !s.disabled {
 		s.client, err = atproto.NewCrawlClient(atproto.CrawlOptions{RelayURL: s.relayURL, UserAgent: string(ua), Timeout: c.RequestTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", set.ID, err)

@@ -10,13 +10,13 @@ import (
 // pass enumerates the listing from the saved cursor to its end, adding
 // every listed repo and saving the cursor after each page; a complete pass
 // resets the saved cursor so that the next pass starts over.
-func (s *Source) pass(ctx context.Context) error {
-	cursor, err := s.loadCursor(ctx)
+func (s *Source) pass(ctx context.Context, tg target) error {
+	cursor, err := s.loadCursor(ctx, tg)
 	if err != nil {
 		return err
 	}
 	for {
-		page, err := s.fetch(ctx, cursor)
+		page, err := s.fetch(ctx, tg, cursor)
 		if err != nil {
 			return err
 		}
@@ -28,21 +28,21 @@ func (s *Source) pass(ctx context.Context) error {
 			if next != "" {
 				s.log.Warn("relay returned the cursor it was given; ending the pass", "cursor", cursor)
 			}
-			return s.saveCursor(ctx, "")
+			return s.saveCursor(ctx, tg, "")
 		}
-		if err := s.saveCursor(ctx, next); err != nil {
+		if err := s.saveCursor(ctx, tg, next); err != nil {
 			return err
 		}
 		cursor = next
 	}
 }
 
-// fetch reads one page of the mode's listing.
-func (s *Source) fetch(ctx context.Context, cursor string) (atproto.RepoPage, error) {
+// fetch reads one page of the target's listing.
+func (s *Source) fetch(ctx context.Context, tg target, cursor string) (atproto.RepoPage, error) {
 	var page atproto.RepoPage
 	var err error
-	if s.mode == modeCollection {
-		page, err = s.client.ListReposByCollection(ctx, s.collection, cursor, s.cfg.PageSize)
+	if tg.mode == modeCollection {
+		page, err = s.client.ListReposByCollection(ctx, tg.collection, cursor, s.cfg.PageSize)
 	} else {
 		page, err = s.client.ListRepos(ctx, cursor, s.cfg.PageSize)
 	}
@@ -69,18 +69,18 @@ func (s *Source) add(ctx context.Context, page atproto.RepoPage) error {
 	return nil
 }
 
-// loadCursor reads the mode's saved cursor ("" = from the beginning).
-func (s *Source) loadCursor(ctx context.Context) (string, error) {
-	if s.mode == modeCollection {
-		return s.db.GetCollectionCursor(ctx, s.relayURL, s.collection.String())
+// loadCursor reads the target's saved cursor ("" = from the beginning).
+func (s *Source) loadCursor(ctx context.Context, tg target) (string, error) {
+	if tg.mode == modeCollection {
+		return s.db.GetCollectionCursor(ctx, s.relayURL, tg.collection.String())
 	}
 	return s.db.GetListReposCursor(ctx, s.relayURL)
 }
 
-// saveCursor stores the mode's cursor.
-func (s *Source) saveCursor(ctx context.Context, cursor string) error {
-	if s.mode == modeCollection {
-		return s.db.SaveCollectionCursor(ctx, s.relayURL, s.collection.String(), cursor)
+// saveCursor stores the target's cursor.
+func (s *Source) saveCursor(ctx context.Context, tg target, cursor string) error {
+	if tg.mode == modeCollection {
+		return s.db.SaveCollectionCursor(ctx, s.relayURL, tg.collection.String(), cursor)
 	}
 	return s.db.SaveListReposCursor(ctx, s.relayURL, cursor)
 }

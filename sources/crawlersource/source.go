@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
 
 	"github.com/tapkit/tap/internal/atproto"
+	"github.com/tapkit/tap/internal/runtimecfg"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/pipeline"
 )
@@ -24,6 +26,12 @@ const (
 
 func (m mode) String() string {
 	return [...]string{"none", "signal_collection", "full_network"}[m]
+}
+
+// target is one listing a pass enumerates.
+type target struct {
+	mode       mode
+	collection syntax.NSID // modeCollection only
 }
 
 // Stats are the crawler's counters since it was created.
@@ -43,9 +51,12 @@ type Source struct {
 	mode       mode
 	collection syntax.NSID
 	disabled   bool // outbox-only mode
-	db         *store.DB
-	client     *atproto.CrawlClient
-	log        *slog.Logger
+	// ctl, when set, holds the signal collections (changed at runtime):
+	// they replace mode and collection, and a change starts a pass at once.
+	ctl    *runtimecfg.Control
+	db     *store.DB
+	client *atproto.CrawlClient
+	log    *slog.Logger
 
 	discovered, added, pages, passes, errors, skipped atomic.Uint64
 
@@ -76,7 +87,7 @@ func (s *Source) Start(_ context.Context, _ pipeline.Host) error {
 	case s.disabled:
 		s.log.Info("outbox-only mode: network not enumerated")
 		return nil
-	case s.mode == modeNone:
+	case s.mode == modeNone && s.ctl == nil:
 		s.log.Info("no network boundary to enumerate (neither scope.signal_collection nor scope.full_network): crawler idle")
 		return nil
 	}
@@ -89,10 +100,26 @@ func (s *Source) Start(_ context.Context, _ pipeline.Host) error {
 
 // run crawls pass after pass until ctx ends.
 func (s *Source) run(ctx context.Context) {
-	s.log.Info("enumerating network", "mode", s.mode, "collection", s.collection, "relay", store.RedactURL(s.relayURL))
 	retry := pipeline.Backoff{Base: s.cfg.RetryDelay, Max: s.cfg.RetryMaxDelay}
 	for {
-		err := s.pass(ctx)
+		changed := s.changed() // before reading the targets: a change meanwhile is not missed
+		targets := s.targets()
+		if len(targets) == 0 {
+			s.log.Info("no network boundary to enumerate (no signal collections, not full network): crawler idle until the signal collections change")
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+				continue
+			}
+		}
+		var err error
+		for _, tg := range targets {
+			s.log.Info("enumerating network", "mode", tg.mode, "collection", tg.collection, "relay", store.RedactURL(s.relayURL))
+			if err = s.pass(ctx, tg); err != nil {
+				break
+			}
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -106,10 +133,53 @@ func (s *Source) run(ctx context.Context) {
 			s.passes.Add(1)
 			s.log.Info("finished enumerating network", "discovered", s.discovered.Load(), "added", s.added.Load(), "next_pass_in", delay)
 		}
-		if pipeline.Sleep(ctx, delay) != nil {
+		if !s.wait(ctx, delay, changed) {
 			return
 		}
 	}
+}
+
+// targets returns the listings of a pass: one per signal collection, else
+// the whole network in full-network mode, else none.
+func (s *Source) targets() []target {
+	if s.ctl == nil {
+		if s.mode == modeNone {
+			return nil
+		}
+		return []target{{s.mode, s.collection}}
+	}
+	var out []target
+	for _, c := range s.ctl.Get(runtimecfg.SettingSignalCollections).List {
+		out = append(out, target{modeCollection, syntax.NSID(c)}) // validated by runtimecfg
+	}
+	if len(out) == 0 && s.mode == modeFullNetwork {
+		out = append(out, target{mode: modeFullNetwork})
+	}
+	return out
+}
+
+// changed returns a channel closed when the signal collections change; nil
+// (never ready) without a runtime control.
+func (s *Source) changed() <-chan struct{} {
+	if s.ctl == nil {
+		return nil
+	}
+	return s.ctl.Changed(runtimecfg.SettingSignalCollections)
+}
+
+// wait sleeps for delay, or until changed is closed; it reports false when
+// ctx ended.
+func (s *Source) wait(ctx context.Context, delay time.Duration, changed <-chan struct{}) bool {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-changed:
+		s.log.Info("signal collections changed: enumerating again")
+	}
+	return true
 }
 
 // Shutdown stops the crawl loop and waits for it, within ctx. It is

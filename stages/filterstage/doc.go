@@ -25,6 +25,16 @@
 // events always pass; a commit whose ops are all filtered out still passes
 // (empty) so that the repo's rev and data are recorded.
 //
+// Runtime control: with a *runtimecfg.Control resource (tap always gives
+// one), the scope stage reads the signal collections (a list; any of them
+// tracks a repo) and the collections stage the filters from it for every
+// event, so a change through the admin API (/config/signal-collections,
+// /config/collection-filters) applies to the next event processed, without
+// a restart. A collections stage with its own `filters` in the YAML keeps
+// them: the API changes the global setting only. Records filtered out
+// before a filter widens are not delivered retroactively; see package
+// runtimecfg for how a resync backfills them.
+//
 // Filtering is not an error: dropped events are counted, never logged one
 // by one.
 package filterstage

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 
 	comatproto "github.com/bluesky-social/indigo/api/atproto"
 
 	"github.com/tapkit/tap/config"
+	"github.com/tapkit/tap/internal/runtimecfg"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/pipeline"
 )
@@ -32,6 +34,8 @@ func create(_ context.Context, set pipeline.Settings, c any) (pipeline.Stage, er
 	if err != nil {
 		return nil, err
 	}
+	// Without a runtime control (tests, embedders) the configuration is static.
+	ctl, _ := pipeline.Resource[*runtimecfg.Control](set)
 	mode := cfg.Mode
 	if mode == "" {
 		mode = set.ID.Name
@@ -42,13 +46,13 @@ func create(_ context.Context, set pipeline.Settings, c any) (pipeline.Stage, er
 		if err != nil {
 			return nil, err
 		}
-		return &ScopeStage{db: db, fullNetwork: global.Scope.FullNetwork, signal: global.Scope.SignalCollection}, nil
+		return &ScopeStage{db: db, fullNetwork: global.Scope.FullNetwork, signal: global.Scope.SignalCollection, ctl: ctl}, nil
 	case ModeCollections:
-		filters := cfg.Filters
-		if filters == nil {
-			filters = global.Collections.Filters
+		if cfg.Filters != nil {
+			// The stage's own filters are part of the pipeline's shape: the API does not change them.
+			return &CollectionsStage{match: NewMatcher(cfg.Filters)}, nil
 		}
-		return &CollectionsStage{match: NewMatcher(filters)}, nil
+		return &CollectionsStage{match: NewMatcher(global.Collections.Filters), ctl: ctl}, nil
 	}
 	return nil, fmt.Errorf("mode: set mode to scope or collections, or name the stage filter/scope or filter/collections")
 }
@@ -58,6 +62,7 @@ type ScopeStage struct {
 	db          *store.DB
 	fullNetwork bool
 	signal      string
+	ctl         *runtimecfg.Control // when set, its signal collections replace signal
 
 	// Dropped counts events of untracked repos; Tracked counts repos that
 	// became tracked from the firehose.
@@ -102,15 +107,22 @@ func (s *ScopeStage) tracks(ev *pipeline.Event) bool {
 	if s.fullNetwork {
 		return ev.Kind != pipeline.KindAccount || ev.Account.Active
 	}
-	if s.signal != "" && ev.Kind == pipeline.KindCommit {
-		return hasCollection(ev.Commit.Ops, s.signal)
+	if ev.Kind != pipeline.KindCommit {
+		return false
 	}
-	return false
+	if s.ctl != nil {
+		return hasCollection(ev.Commit.Ops, s.ctl.Get(runtimecfg.SettingSignalCollections).List)
+	}
+	return s.signal != "" && hasCollection(ev.Commit.Ops, []string{s.signal})
 }
 
-func hasCollection(ops []*comatproto.SyncSubscribeRepos_RepoOp, collection string) bool {
+// hasCollection reports whether an op is in one of collections (exact match).
+func hasCollection(ops []*comatproto.SyncSubscribeRepos_RepoOp, collections []string) bool {
+	if len(collections) == 0 {
+		return false
+	}
 	for _, op := range ops {
-		if c, _, ok := strings.Cut(op.Path, "/"); ok && c == collection {
+		if c, _, ok := strings.Cut(op.Path, "/"); ok && slices.Contains(collections, c) {
 			return true
 		}
 	}
@@ -120,6 +132,10 @@ func hasCollection(ops []*comatproto.SyncSubscribeRepos_RepoOp, collection strin
 // CollectionsStage keeps record ops of the configured collections.
 type CollectionsStage struct {
 	match *Matcher
+	// ctl, when set, holds the filters (changed at runtime); cache is the
+	// Matcher compiled from its current value.
+	ctl   *runtimecfg.Control
+	cache atomic.Pointer[compiled]
 
 	// DroppedOps counts record ops filtered out.
 	DroppedOps atomic.Uint64
@@ -133,10 +149,13 @@ func (*CollectionsStage) Shutdown(context.Context) error { return nil }
 
 // Process filters the ops of record events in place; other events pass.
 func (s *CollectionsStage) Process(ctx context.Context, ev *pipeline.Event, next pipeline.Next) error {
-	if ev.Kind == pipeline.KindRecords && !s.match.all {
+	if ev.Kind != pipeline.KindRecords {
+		return next(ctx, ev)
+	}
+	if m := s.matcher(); !m.all {
 		kept := ev.Records.Ops[:0]
 		for _, op := range ev.Records.Ops {
-			if s.match.Match(op.Collection.String()) {
+			if m.Match(op.Collection.String()) {
 				kept = append(kept, op)
 			}
 		}
@@ -145,4 +164,26 @@ func (s *CollectionsStage) Process(ctx context.Context, ev *pipeline.Event, next
 		ev.Records.Ops = kept
 	}
 	return next(ctx, ev)
+}
+
+// compiled is a Matcher and the runtime value it was compiled from.
+type compiled struct {
+	from  *runtimecfg.Value
+	match *Matcher
+}
+
+// matcher returns the Matcher of the current filters: the configured ones,
+// or the runtime value, compiled once per change (lanes that race to compile
+// a new value build equal matchers).
+func (s *CollectionsStage) matcher() *Matcher {
+	if s.ctl == nil {
+		return s.match
+	}
+	v := s.ctl.Get(runtimecfg.SettingCollectionFilters)
+	if c := s.cache.Load(); c != nil && c.from == v {
+		return c.match
+	}
+	c := &compiled{from: v, match: NewMatcher(v.List)}
+	s.cache.Store(c)
+	return c.match
 }

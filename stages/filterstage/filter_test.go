@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tapkit/tap/config"
+	"github.com/tapkit/tap/internal/runtimecfg"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/internal/store/storetest"
 	"github.com/tapkit/tap/pipeline"
@@ -149,4 +150,74 @@ func TestLifecycle(t *testing.T) {
 	for _, id := range []string{"filter/scope", "filter/collections"} {
 		pipelinetest.CheckLifecycle(t, func(t *testing.T) pipeline.Component { return build(t, id, &config.Config{}, db, nil) })
 	}
+}
+
+func TestRuntimeFilters(t *testing.T) {
+	db := storetest.OpenSQLite(t)
+	global := &config.Config{Collections: config.CollectionsConfig{Filters: []string{"app.bsky.feed.post"}}}
+	ctl, err := runtimecfg.New(t.Context(), db, runtimecfg.FromConfig(global), nil)
+	require.NoError(t, err)
+	s := buildWith(t, "filter/collections", nil, global, db, ctl)
+	own := buildWith(t, "filter/collections", map[string]any{"filters": []any{"x.y.z"}}, global, db, ctl)
+	kept := func(s pipeline.Stage) []string {
+		ev := &pipeline.Event{Kind: pipeline.KindRecords, DID: "did:plc:a", Records: &pipeline.Records{Ops: []pipeline.RecordOp{
+			{Collection: "app.bsky.feed.post"}, {Collection: "app.bsky.graph.follow"}, {Collection: "x.y.z"},
+		}}}
+		require.True(t, passes(t, s, ev))
+		var out []string
+		for _, op := range ev.Records.Ops {
+			out = append(out, op.Collection.String())
+		}
+		return out
+	}
+	require.Equal(t, []string{"app.bsky.feed.post"}, kept(s))
+
+	_, err = ctl.Set(t.Context(), runtimecfg.SettingCollectionFilters, []string{"app.bsky.feed.post", "app.bsky.graph.*"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"app.bsky.feed.post", "app.bsky.graph.follow"}, kept(s), "widened for the next event")
+	_, err = ctl.Set(t.Context(), runtimecfg.SettingCollectionFilters, []string{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"app.bsky.feed.post", "app.bsky.graph.follow", "x.y.z"}, kept(s), "an empty list keeps all")
+	_, err = ctl.Set(t.Context(), runtimecfg.SettingCollectionFilters, []string{"x.y.z"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"x.y.z"}, kept(s), "narrowed for the next event")
+	_, err = ctl.Reset(t.Context(), runtimecfg.SettingCollectionFilters)
+	require.NoError(t, err)
+	require.Equal(t, []string{"app.bsky.feed.post"}, kept(s), "reset to the configuration")
+
+	require.Equal(t, []string{"x.y.z"}, kept(own), "a stage's own filters are not changed by the API")
+}
+
+func TestRuntimeSignalCollections(t *testing.T) {
+	db := storetest.OpenSQLite(t)
+	global := &config.Config{Scope: config.ScopeConfig{SignalCollection: "com.example.signal"}}
+	ctl, err := runtimecfg.New(t.Context(), db, runtimecfg.FromConfig(global), nil)
+	require.NoError(t, err)
+	s := buildWith(t, "filter/scope", nil, global, db, ctl)
+	passes(t, s, commit("did:plc:a", "com.example.signal/1"))
+	require.True(t, tracked(t, db, "did:plc:a"), "the configured signal collection is a one-element list")
+	passes(t, s, commit("did:plc:b", "com.example.other/1"))
+	require.False(t, tracked(t, db, "did:plc:b"))
+
+	_, err = ctl.Set(t.Context(), runtimecfg.SettingSignalCollections, []string{"com.example.signal", "com.example.other"})
+	require.NoError(t, err)
+	passes(t, s, commit("did:plc:b", "com.example.other/1"))
+	require.True(t, tracked(t, db, "did:plc:b"), "any of several signal collections tracks")
+
+	_, err = ctl.Set(t.Context(), runtimecfg.SettingSignalCollections, nil)
+	require.NoError(t, err)
+	passes(t, s, commit("did:plc:c", "com.example.signal/1"))
+	require.False(t, tracked(t, db, "did:plc:c"), "no signal collections: nothing is tracked by commits")
+	require.True(t, tracked(t, db, "did:plc:a"), "removing a signal collection untracks nothing")
+}
+
+func buildWith(t *testing.T, id string, raw map[string]any, resources ...any) pipeline.Stage {
+	t.Helper()
+	id2, err := pipeline.ParseID(id)
+	require.NoError(t, err)
+	cfg := &filterstage.Config{}
+	require.NoError(t, pipeline.Decode(raw, cfg, ""))
+	s, err := filterstage.NewFactory().Create(t.Context(), pipeline.Settings{ID: id2, Resources: resources}, cfg)
+	require.NoError(t, err)
+	return s
 }

@@ -69,7 +69,8 @@ type Options struct {
 	Errors *ErrorLog
 	// Version is tap's version.
 	Version string
-	// Mode is the network boundary; SignalCollection the collection of ModeSignalCollection.
+	// Mode is the network boundary (empty means ModeTrackedRepos); SignalCollection the
+	// collection of ModeSignalCollection.
 	Mode             Mode
 	SignalCollection string
 	// RelayURL is shown as given: pass it with its password hidden (config.RedactURL).
@@ -102,6 +103,9 @@ func New(opts Options) *Page {
 		panic("statuspage: Options.Store is required")
 	}
 	p := &Page{opts: opts, started: time.Now(), interval: opts.SampleInterval, log: opts.Logger}
+	if p.opts.Mode == "" {
+		p.opts.Mode = ModeTrackedRepos
+	}
 	if p.interval <= 0 {
 		p.interval = DefaultSampleInterval
 	}

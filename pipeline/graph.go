@@ -180,6 +180,15 @@ func (g *Graph) Sources() []Source {
 	return out
 }
 
+// Stages returns the graph's stages in chain order (for stats).
+func (g *Graph) Stages() []Stage {
+	out := make([]Stage, len(g.stages))
+	for i, s := range g.stages {
+		out[i] = s.c.(Stage)
+	}
+	return out
+}
+
 // Lanes returns the graph's lanes (for stats and for sources created
 // outside the graph).
 func (g *Graph) Lanes() *Lanes { return g.lanes }

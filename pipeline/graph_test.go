@@ -112,6 +112,7 @@ func TestGraphStartStopOrderAndChain(t *testing.T) {
 	g, err := pipeline.Build(t.Context(), cfg, factories(t, j, out), pipeline.BuildSettings{})
 	require.NoError(t, err)
 	require.Len(t, g.Sinks(), 2)
+	require.Len(t, g.Stages(), 3, "Stages lists the chain")
 	require.NoError(t, g.Start(t.Context()))
 	require.NoError(t, g.Lanes().Submit(t.Context(), &pipeline.Event{DID: did(1), Seq: 1}))
 	ev := <-out

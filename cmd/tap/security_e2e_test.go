@@ -5,7 +5,7 @@ package main
 //   - TestE2ESecurityRoutes: every API route (httpapi.Routes, so a new route
 //     cannot escape), the /channel websocket upgrade, /metrics and
 //     /debug/pprof/ on the main port (server.metrics_listen = server.bind),
-//     `/` and an unknown path answer 401 without credentials, with a wrong
+//     the status page (`/`, /status.json) and an unknown path answer 401 without credentials, with a wrong
 //     password and with a wrong user, and not 401 with the admin password; a
 //     cross-origin browser POST is refused even with it.
 //   - TestE2ESecuritySeparateMetrics: a metrics_listen other than bind is a
@@ -60,6 +60,7 @@ import (
 
 	"github.com/tapkit/tap/config"
 	"github.com/tapkit/tap/internal/httpapi"
+	"github.com/tapkit/tap/internal/statuspage"
 	"github.com/tapkit/tap/pipeline"
 )
 
@@ -129,7 +130,8 @@ func secDo(t *testing.T, method, url, body string, h http.Header) (int, string) 
 type secProbe struct{ method, path, body string }
 
 // secProbes is every route of the API (from httpapi.Routes, with did for
-// {did}) plus /metrics, /debug/pprof/, `/` and an unknown path.
+// {did}), the status page's (statuspage.Paths: `/`, /status.json) plus
+// /metrics, /debug/pprof/ and an unknown path.
 func secProbes(did string) []secProbe {
 	var out []secProbe
 	for _, rt := range httpapi.Routes() {
@@ -139,11 +141,13 @@ func secProbes(did string) []secProbe {
 		}
 		out = append(out, p)
 	}
+	for _, p := range statuspage.Paths() {
+		out = append(out, secProbe{http.MethodGet, p, ""}, secProbe{http.MethodPost, p, ""})
+	}
 	return append(out,
 		secProbe{http.MethodGet, "/metrics", ""},
 		secProbe{http.MethodGet, "/debug/pprof/", ""},
 		secProbe{http.MethodGet, "/debug/pprof/cmdline", ""},
-		secProbe{http.MethodGet, "/", ""},
 		secProbe{http.MethodGet, "/no/such/path", ""},
 		secProbe{http.MethodPost, "/health", ""},
 	)
@@ -195,8 +199,11 @@ func TestE2ESecurityRoutes(t *testing.T) {
 	status, body = secDo(t, http.MethodGet, base+"/debug/pprof/", "", right)
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, "goroutine")
-	status, _ = secDo(t, http.MethodGet, base+"/", "", right)
-	require.Equal(t, http.StatusNotFound, status, "no status page yet: / is a JSON 404 behind auth")
+	status, body = secDo(t, http.MethodGet, base+"/", "", right)
+	require.Equal(t, http.StatusOK, status, "the status page is behind auth")
+	require.Contains(t, body, "<title>tap status</title>")
+	status, _ = secDo(t, http.MethodGet, base+"/no/such/path", "", right)
+	require.Equal(t, http.StatusNotFound, status, "the status page's / matches only itself")
 
 	// A browser POST from another origin is refused even with the password
 	// (a page could otherwise use credentials the browser cached).

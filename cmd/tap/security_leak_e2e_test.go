@@ -105,8 +105,8 @@ func secExit(t *testing.T, env []string, args ...string) string {
 
 // The real binary, at debug level, with TAP_ADMIN_PASSWORD, a database URL
 // with a password (--db-url, so it is on the command line) and a webhook URL
-// with user info and an hmac_secret, a relay URL with user info: its whole log, every API answer (including /metrics and
-// /debug/pprof/cmdline), `tap run --print-config`, and the errors of an
+// with user info and an hmac_secret, a relay URL with user info: its whole log, every API answer (including the status
+// page, /metrics and /debug/pprof/cmdline), `tap run --print-config`, and the errors of an
 // unreachable or malformed database URL and a malformed webhook URL contain
 // none of these secrets.
 func TestE2ESecuritySecretsNeverLeak(t *testing.T) {
@@ -176,7 +176,7 @@ func TestE2ESecuritySecretsNeverLeak(t *testing.T) {
 	}, 30*time.Second, 20*time.Millisecond, "every event over the websocket and the webhook\n%s", tail(stdout.String(), 4000))
 	for _, p := range []string{"/repos", "/info/" + accts[0].DID().String(), "/resolve/" + accts[0].DID().String(),
 		"/stats/repo-count", "/stats/record-count", "/stats/outbox-buffer", "/stats/resync-buffer",
-		"/stats/cursors", "/health", "/metrics", "/debug/pprof/", "/debug/pprof/cmdline"} {
+		"/stats/cursors", "/health", "/", "/status.json", "/metrics", "/debug/pprof/", "/debug/pprof/cmdline"} {
 		do(http.MethodGet, p, "", right, http.StatusOK)
 	}
 	cmdline := answers[len(answers)-1]

@@ -21,6 +21,7 @@ import (
 	"github.com/tapkit/tap/internal/atproto"
 	"github.com/tapkit/tap/internal/httpapi"
 	"github.com/tapkit/tap/internal/runtimecfg"
+	"github.com/tapkit/tap/internal/statuspage"
 	"github.com/tapkit/tap/internal/store"
 	"github.com/tapkit/tap/pipeline"
 	"github.com/tapkit/tap/sinks/webhooksink"
@@ -43,6 +44,8 @@ const maxHeaderBytes = 64 << 10
 // listeners (so a taken port fails startup), start the pipeline, serve the
 // API; then stop everything in reverse.
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err error) {
+	errs := statuspage.NewErrorLog(0) // the status page's recent warnings and errors
+	logger = slog.New(errs.Handler(logger.Handler()))
 	db, err := store.Open(ctx, cfg.Database.URL, store.Options{MaxConns: cfg.Database.MaxConns, Logger: logger.With("component", "store")})
 	if err != nil {
 		return fmt.Errorf("opening database %s: %w", config.RedactURL(cfg.Database.URL), err)
@@ -98,6 +101,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		defer cancel()
 		err = errors.Join(err, graph.Shutdown(sctx))
 	}()
+	status := newStatusPage(cfg, db, graph, errs)
+	status.Start(ctx)
+	defer status.Close()
 
 	api := &http.Server{
 		Handler: httpapi.New(httpapi.Options{
@@ -105,7 +111,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 			Logger: logger.With("component", "server"), RelayURL: cfg.Relay.URL,
 			SignalCollection: cfg.Scope.SignalCollection, FullNetwork: cfg.Scope.FullNetwork,
 			MaxBodyBytes: cfg.Server.MaxBodyBytes, FirehoseSeq: firehoseSeq(graph), Channel: channel(graph),
-			ReadBodyTimeout: cfg.Server.ReadBodyTimeout, Extra: mainPortMetrics(cfg),
+			ReadBodyTimeout: cfg.Server.ReadBodyTimeout, Extra: withStatusPage(mainPortMetrics(cfg), status),
 			Control: ctl,
 		}),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,

@@ -79,6 +79,7 @@ func (s *Stage) startDelivery(sinks []pipeline.NamedSink, before int64) *deliver
 	del := newDeleter(s.db, s.log, c.DeleteBatch, c.DeleteInterval)
 	eng := newEngine(c.Capacity, del.add)
 	eng.hook = s.releaseHook
+	eng.latency = s.latency
 	dl := &delivery{eng: eng, del: del, stop: make(chan struct{})}
 	dl.bgCtx, dl.bgCancel = context.WithCancel(context.Background())
 	dl.dCtx, dl.dCancel = context.WithCancel(context.Background())

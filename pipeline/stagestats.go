@@ -71,3 +71,6 @@ func (g *Graph) StageStats() []StageStats {
 	}
 	return out
 }
+
+// Capacity returns how many events the lanes queue at most across all DIDs.
+func (l *Lanes) Capacity() int { return l.cfg.Capacity }

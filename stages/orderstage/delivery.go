@@ -47,6 +47,8 @@ type SinkStats struct {
 	Failed uint64
 	// Permanent counts the failures marked pipeline.Permanent (retried all the same).
 	Permanent uint64
+	// Retried counts events handed to Deliver again after a failed attempt.
+	Retried uint64
 	// Queued counts released events waiting for one of the sink's workers.
 	Queued int
 	// LastError is the most recent delivery error, and LastErrorAt when it happened.

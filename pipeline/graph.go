@@ -38,6 +38,7 @@ type Graph struct {
 	sources []namedComponent
 	stages  []namedComponent
 	sinks   []NamedSink
+	counted []*countedStage // the stages as the lanes run them, in stages' order
 	lanes   *Lanes
 	logger  *slog.Logger
 }
@@ -82,7 +83,9 @@ func Build(ctx context.Context, cfg Config, f Factories, set BuildSettings) (*Gr
 		if err != nil {
 			return fmt.Errorf("%s: creating stage %s: %w", path, id, err)
 		}
-		stages = append(stages, s)
+		cs := &countedStage{Stage: s}
+		stages = append(stages, cs)
+		g.counted = append(g.counted, cs)
 		g.stages = append(g.stages, namedComponent{id, s})
 		return nil
 	})
@@ -176,15 +179,6 @@ func (g *Graph) Sources() []Source {
 	out := make([]Source, len(g.sources))
 	for i, s := range g.sources {
 		out[i] = s.c
-	}
-	return out
-}
-
-// Stages returns the graph's stages in chain order (for stats).
-func (g *Graph) Stages() []Stage {
-	out := make([]Stage, len(g.stages))
-	for i, s := range g.stages {
-		out[i] = s.c.(Stage)
 	}
 	return out
 }

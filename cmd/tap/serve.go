@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/bluesky-social/indigo/atproto/identity"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tapkit/tap/config"
 	"github.com/tapkit/tap/internal/atproto"
 	"github.com/tapkit/tap/internal/httpapi"
+	"github.com/tapkit/tap/internal/metrics"
 	"github.com/tapkit/tap/internal/runtimecfg"
 	"github.com/tapkit/tap/internal/statuspage"
 	"github.com/tapkit/tap/internal/store"
@@ -85,11 +85,15 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 	}
 	pcfg := cfg.Pipeline
 	pcfg.Sinks = defaultSinks(cfg)
+	reg := metrics.New() // per serve call: tests run tap in-process many times
 	graph, err := pipeline.Build(ctx, pcfg, factories, pipeline.BuildSettings{
-		Logger: logger, Resources: []any{db, identity.Directory(dir), cfg, atproto.UserAgent("tap/" + Version()), ctl},
+		Logger: logger, Resources: []any{db, identity.Directory(dir), cfg, atproto.UserAgent("tap/" + Version()), ctl, reg},
 	})
 	if err != nil {
 		return err
+	}
+	if err := reg.Watch(graph, db); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
 	}
 	warnIfUnverified(cfg, logger)
 	warnIfOpen(cfg, logger)
@@ -111,7 +115,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 			Logger: logger.With("component", "server"), RelayURL: cfg.Relay.URL,
 			SignalCollection: cfg.Scope.SignalCollection, FullNetwork: cfg.Scope.FullNetwork,
 			MaxBodyBytes: cfg.Server.MaxBodyBytes, FirehoseSeq: firehoseSeq(graph), Channel: channel(graph),
-			ReadBodyTimeout: cfg.Server.ReadBodyTimeout, Extra: withStatusPage(mainPortMetrics(cfg), status),
+			ReadBodyTimeout: cfg.Server.ReadBodyTimeout, Extra: withStatusPage(mainPortMetrics(cfg, reg.Handler()), status),
 			Control: ctl,
 		}),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
@@ -123,7 +127,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 	errc := make(chan error, 2)
 	go func() { errc <- fmt.Errorf("API server: %w", api.Serve(ln)) }()
 	if metricsLn != nil {
-		m := &http.Server{Handler: metricsMux(), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		m := &http.Server{Handler: metricsMux(reg.Handler()), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: maxHeaderBytes,
 			ErrorLog: log.New(errorLog(logger.With("component", "metrics")), "", 0)}
 		servers = append(servers, m)
@@ -216,31 +220,32 @@ func separateMetrics(cfg *config.Config) bool {
 	return cfg.Server.MetricsListen != "" && cfg.Server.MetricsListen != cfg.Server.Bind
 }
 
-// mainPortMetrics returns the metrics and pprof handlers to mount on the API
-// (behind its admin auth) when server.metrics_listen is the same string as
-// server.bind, else nil.
-func mainPortMetrics(cfg *config.Config) map[string]http.Handler {
+// mainPortMetrics returns the metrics (served by prom) and pprof handlers to
+// mount on the API (behind its admin auth) when server.metrics_listen is the
+// same string as server.bind, else nil.
+func mainPortMetrics(cfg *config.Config, prom http.Handler) map[string]http.Handler {
 	if cfg.Server.MetricsListen == "" || separateMetrics(cfg) {
 		return nil
 	}
-	return metricsHandlers()
+	return metricsHandlers(prom)
 }
 
-// metricsMux serves Prometheus metrics and pprof without auth, as
+// metricsMux serves Prometheus metrics (prom) and pprof without auth, as
 // TAP_METRICS_LISTEN does in the reference Tap (a separate server on the
 // DefaultServeMux).
-func metricsMux() *http.ServeMux {
+func metricsMux(prom http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
-	for p, h := range metricsHandlers() {
+	for p, h := range metricsHandlers(prom) {
 		mux.Handle(p, h)
 	}
 	return mux
 }
 
-// metricsHandlers are the metrics and pprof handlers by ServeMux pattern.
-func metricsHandlers() map[string]http.Handler {
+// metricsHandlers are the metrics (prom) and pprof handlers by ServeMux
+// pattern.
+func metricsHandlers(prom http.Handler) map[string]http.Handler {
 	return map[string]http.Handler{
-		"/metrics":             promhttp.Handler(),
+		"/metrics":             prom,
 		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
 		"/debug/pprof/cmdline": http.HandlerFunc(redactedCmdline),
 		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),

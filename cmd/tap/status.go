@@ -40,7 +40,7 @@ func statusStats(g *pipeline.Graph) func() statuspage.Stats {
 	}
 	var order *orderstage.Stage
 	for _, s := range g.Stages() {
-		if o, ok := s.(*orderstage.Stage); ok {
+		if o, ok := s.Stage.(*orderstage.Stage); ok {
 			order = o
 		}
 	}

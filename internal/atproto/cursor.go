@@ -31,6 +31,7 @@ type CursorTracker struct {
 	committed int64
 	last      int64 // highest seq tracked so far
 	skipped   uint64
+	finished  uint64          // tracked events that finished as done
 	pending   int             // tracked events whose done function was not called yet
 	waiters   []chan struct{} // closed when pending drops to zero
 }
@@ -100,6 +101,7 @@ func (t *CursorTracker) finish(idx uint64, done bool) {
 	if !done {
 		return // stays at the front of what is not done: the cursor stops below it
 	}
+	t.finished++
 	t.ring[idx&t.mask()].done = true
 	for t.n > 0 {
 		front := &t.ring[t.head&t.mask()]
@@ -111,6 +113,14 @@ func (t *CursorTracker) finish(idx uint64, done bool) {
 		t.head++
 		t.n--
 	}
+}
+
+// Finished returns how many tracked events finished as done (see IsDone):
+// processed through the pipeline, successfully or with a permanent error.
+func (t *CursorTracker) Finished() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.finished
 }
 
 // Drained returns a channel that is closed once every tracked event has

@@ -25,7 +25,7 @@ const (
 
 // Store is the part of the database the page reads. *store.DB implements it.
 type Store interface {
-	CountReposByState(ctx context.Context) ([]store.StateCount, error)
+	CountReposByState(ctx context.Context) (map[store.RepoState]int64, error)
 	CountOutbox(ctx context.Context) (int64, error)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tapkit/tap/internal/store"
@@ -192,18 +193,21 @@ func (p *Page) repos(ctx context.Context) (Repos, error) {
 		return Repos{ByState: zeroStates()}, err
 	}
 	r := Repos{ByState: zeroStates()}
-	for _, c := range counts {
-		r.Total += c.Count
-		if c.State == store.RepoStateActive {
-			r.Backfilled = c.Count
+	known := len(r.ByState)
+	for state, n := range counts {
+		r.Total += n
+		if state == store.RepoStateActive {
+			r.Backfilled = n
 		}
-		i := slices.IndexFunc(r.ByState, func(s StateCount) bool { return s.State == string(c.State) })
+		i := slices.IndexFunc(r.ByState, func(s StateCount) bool { return s.State == string(state) })
 		if i < 0 {
-			r.ByState = append(r.ByState, StateCount{State: string(c.State), Count: c.Count})
+			r.ByState = append(r.ByState, StateCount{State: string(state), Count: n})
 			continue
 		}
-		r.ByState[i].Count = c.Count
+		r.ByState[i].Count = n
 	}
+	// states tap does not write (a foreign database) follow, by name
+	slices.SortFunc(r.ByState[known:], func(a, b StateCount) int { return strings.Compare(a.State, b.State) })
 	r.Percent = 100
 	if r.Total > 0 {
 		r.Percent = math.Floor(float64(r.Backfilled)*1000/float64(r.Total)) / 10

@@ -23,12 +23,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeStore answers fixed counts, or err.
 type fakeStore struct {
-	states []store.StateCount
+	states map[store.RepoState]int64
 	outbox int64
 	err    error
 }
 
-func (f fakeStore) CountReposByState(context.Context) ([]store.StateCount, error) {
+func (f fakeStore) CountReposByState(context.Context) (map[store.RepoState]int64, error) {
 	return f.states, f.err
 }
 
@@ -81,8 +81,8 @@ func TestSnapshot(t *testing.T) {
 	log.Warn("first")
 	log.With("component", "backfill").Error("resync failed", "did", "did:plc:x", "error", errors.New("HTTP 500"))
 	p := statuspage.New(statuspage.Options{
-		Store: fakeStore{outbox: 7, states: []store.StateCount{
-			{State: store.RepoStateActive, Count: 2}, {State: store.RepoStateError, Count: 1}, {State: "takendown", Count: 1}}},
+		Store: fakeStore{outbox: 7, states: map[store.RepoState]int64{
+			store.RepoStateActive: 2, store.RepoStateError: 1, "takendown": 1}},
 		Stats: c.stats, Errors: errs, Version: "v1.2.3", Mode: statuspage.ModeSignalCollection,
 		SignalCollection: "app.bsky.feed.post", RelayURL: "wss://relay.example",
 		SampleInterval: time.Millisecond, Samples: 3,
@@ -171,7 +171,7 @@ func TestPageHTML(t *testing.T) {
 	errs := statuspage.NewErrorLog(0)
 	slog.New(errs.Handler(slog.DiscardHandler)).Warn("resync failed", "error", "<script>alert(1)</script>")
 	p := statuspage.New(statuspage.Options{
-		Store: fakeStore{outbox: 12, states: []store.StateCount{{State: store.RepoStateActive, Count: 3}, {State: store.RepoStatePending, Count: 1}}},
+		Store: fakeStore{outbox: 12, states: map[store.RepoState]int64{store.RepoStateActive: 3, store.RepoStatePending: 1}},
 		Stats: func() statuspage.Stats {
 			return statuspage.Stats{Firehose: true, FirehoseSeq: 99, Sinks: []statuspage.SinkStats{{ID: "websocket", Clients: &clients}}}
 		},

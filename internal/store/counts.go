@@ -43,22 +43,3 @@ func (db *DB) count(ctx context.Context, model any, what string) (int64, error) 
 	}
 	return n, nil
 }
-
-// StateCount is the number of tracked repos in one state, as CountReposByState returns it.
-type StateCount struct {
-	State RepoState `bun:"state"`
-	Count int64     `bun:"count"`
-}
-
-// CountReposByState returns how many tracked repos are in each state, ordered by state name;
-// states with no repo are absent (the status page).
-func (db *DB) CountReposByState(ctx context.Context) ([]StateCount, error) {
-	var out []StateCount
-	err := db.bun.NewSelect().Model((*Repo)(nil)).
-		ColumnExpr("state").ColumnExpr("COUNT(*) AS count").
-		Group("state").Order("state").Scan(ctx, &out)
-	if err != nil {
-		return nil, fmt.Errorf("count repos by state: %w", err)
-	}
-	return out, nil
-}

@@ -209,29 +209,6 @@ func TestCounts(t *testing.T) {
 	})
 }
 
-func TestCountReposByState(t *testing.T) {
-	storetest.ForEach(t, func(t *testing.T, db *store.DB) {
-		got, err := db.CountReposByState(t.Context())
-		require.NoError(t, err)
-		require.Empty(t, got, "no repo, no state")
-
-		for did, st := range map[string]store.RepoState{
-			"did:plc:a1": store.RepoStateActive, "did:plc:a2": store.RepoStateActive,
-			"did:plc:e1": store.RepoStateError, "did:plc:p1": store.RepoStatePending,
-			"did:plc:a3": store.RepoStateActive,
-		} {
-			insert(t, db, &store.Repo{DID: did, State: st, Status: store.AccountStatusActive})
-		}
-		got, err = db.CountReposByState(t.Context())
-		require.NoError(t, err)
-		require.Equal(t, []store.StateCount{
-			{State: store.RepoStateActive, Count: 3},
-			{State: store.RepoStateError, Count: 1},
-			{State: store.RepoStatePending, Count: 1},
-		}, got)
-	})
-}
-
 func TestParseRepoState(t *testing.T) {
 	for _, st := range []store.RepoState{store.RepoStatePending, store.RepoStateResyncing,
 		store.RepoStateActive, store.RepoStateDesynchronized, store.RepoStateError} {

@@ -244,5 +244,10 @@ func (s *Source) LastSeq() int64 { return s.lastSubmitted.Load() }
 // is done.
 func (s *Source) Cursor() int64 { return s.tracker.Committed() }
 
+// Processed returns how many events submitted by this source finished
+// their run through the pipeline (committed, filtered out, or failed
+// permanently), the value of tap_firehose_events_processed_total.
+func (s *Source) Processed() uint64 { return s.tracker.Finished() }
+
 // Stats returns the firehose consumer's counters.
 func (s *Source) Stats() atproto.FirehoseStats { return s.firehose.Stats() }

@@ -78,6 +78,7 @@ func (e errRateLimited) Error() string {
 // lane, then records the outcome.
 func (s *Stage) resync(ctx context.Context, r store.Repo) {
 	s.Stats.Started.Add(1)
+	start := time.Now()
 	did := syntax.DID(r.DID)
 	fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
 	defer cancel()
@@ -95,6 +96,9 @@ func (s *Stage) resync(ctx context.Context, r store.Repo) {
 	}
 	if ctx.Err() != nil || errors.Is(err, pipeline.ErrClosed) {
 		return // shutting down: the repo is reset at the next start
+	}
+	if s.observer != nil {
+		s.observer.ObserveResyncDuration(time.Since(start))
 	}
 	s.record(ctx, r, err)
 }

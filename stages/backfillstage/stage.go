@@ -56,6 +56,9 @@ func create(_ context.Context, set pipeline.Settings, c any) (pipeline.Stage, er
 	if ua, err := pipeline.Resource[atproto.UserAgent](set); err == nil {
 		s.UserAgent = string(ua)
 	}
+	if o, err := pipeline.Resource[ResyncObserver](set); err == nil {
+		s.observer = o
+	}
 	return s, nil
 }
 
@@ -76,6 +79,8 @@ type Stage struct {
 	UserAgent string
 	// Stats are the stage's counters.
 	Stats Stats
+	// observer, when set, sees the duration of every resync.
+	observer ResyncObserver
 
 	hostsMu sync.Mutex
 	hosts   map[string]time.Time // PDS host → backed off until

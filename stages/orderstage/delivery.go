@@ -47,6 +47,8 @@ type SinkStats struct {
 	Failed uint64
 	// Permanent counts the failures marked pipeline.Permanent (retried all the same).
 	Permanent uint64
+	// Retried counts events handed to Deliver again after a failed attempt.
+	Retried uint64
 	// Queued counts released events waiting for one of the sink's workers.
 	Queued int
 	// LastError is the most recent delivery error, and LastErrorAt when it happened.
@@ -79,6 +81,7 @@ func (s *Stage) startDelivery(sinks []pipeline.NamedSink, before int64) *deliver
 	del := newDeleter(s.db, s.log, c.DeleteBatch, c.DeleteInterval)
 	eng := newEngine(c.Capacity, del.add)
 	eng.hook = s.releaseHook
+	eng.latency = s.latency
 	dl := &delivery{eng: eng, del: del, stop: make(chan struct{})}
 	dl.bgCtx, dl.bgCancel = context.WithCancel(context.Background())
 	dl.dCtx, dl.dCancel = context.WithCancel(context.Background())

@@ -31,10 +31,10 @@ type dispatcher struct {
 	head  int
 	wake  chan struct{}
 
-	delivered, acked, failed, permanent atomic.Uint64
-	errMu                               sync.Mutex
-	lastErr                             string
-	lastErrAt                           time.Time
+	delivered, acked, failed, permanent, retried atomic.Uint64
+	errMu                                        sync.Mutex
+	lastErr                                      string
+	lastErrAt                                    time.Time
 }
 
 // push queues released events and wakes a worker.
@@ -130,6 +130,7 @@ func (d *dispatcher) deliver(ctx context.Context, stop <-chan struct{}, batch []
 		d.delivered.Add(uint64(len(ds)))
 		if attempt > 0 {
 			d.eng.redelivered.Add(uint64(len(ds)))
+			d.retried.Add(uint64(len(ds)))
 		}
 		err := d.sink.Deliver(ctx, ds)
 		failed, errs := d.settle(batch, err)
@@ -236,7 +237,7 @@ func (d *dispatcher) stats() SinkStats {
 	defer d.errMu.Unlock()
 	return SinkStats{
 		ID: d.id, Delivered: d.delivered.Load(), Acked: d.acked.Load(), Failed: d.failed.Load(),
-		Permanent: d.permanent.Load(), Queued: d.queued(), LastError: d.lastErr, LastErrorAt: d.lastErrAt,
+		Permanent: d.permanent.Load(), Retried: d.retried.Load(), Queued: d.queued(), LastError: d.lastErr, LastErrorAt: d.lastErrAt,
 	}
 }
 

@@ -54,6 +54,8 @@ type engine struct {
 	onDone func(ids []int64)
 	// hook, when set, sees every release in release order, under its DID's lock (tests).
 	hook func(pipeline.Delivery)
+	// latency, when set, sees how long each completed event was held.
+	latency LatencyObserver
 
 	held, inflight             atomic.Int64
 	acked, loaded, redelivered atomic.Uint64
@@ -190,6 +192,12 @@ func (e *engine) complete(done []*entry) {
 	}
 	e.inflight.Add(-int64(len(done)))
 	e.acked.Add(uint64(len(done)))
+	if e.latency != nil {
+		now := time.Now()
+		for _, en := range done {
+			e.latency.ObserveDeliveryLatency(now.Sub(en.added))
+		}
+	}
 	e.onDone(ids)
 	if e.held.Add(-int64(len(done))) < e.capacity {
 		e.room.notify()

@@ -83,5 +83,8 @@ func create(_ context.Context, set pipeline.Settings, cfg any) (pipeline.Stage, 
 		cc.Parallelism = cmpOr(cc.Parallelism, svc.Outbox.Parallelism)
 		opts = append(opts, WithOutboxOnly(svc.Outbox.Only))
 	}
+	if o, err := pipeline.Resource[LatencyObserver](set); err == nil {
+		opts = append(opts, WithLatencyObserver(o))
+	}
 	return New(cc, db, set.Logger, opts...), nil
 }

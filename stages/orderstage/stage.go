@@ -70,6 +70,8 @@ type Stage struct {
 	outboxOnly bool
 	// releaseHook sees every release of the engine, in order (tests).
 	releaseHook func(pipeline.Delivery)
+	// latency, when set, sees the delivery latency of every acked event.
+	latency LatencyObserver
 	// dl is the release half, set by Start when there are sinks.
 	dl atomic.Pointer[delivery]
 

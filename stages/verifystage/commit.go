@@ -31,18 +31,18 @@ func (s *Stage) commit(ctx context.Context, ev *pipeline.Event, next pipeline.Ne
 	}
 	tree, err := repo.VerifyCommitMessage(ctx, msg)
 	if err != nil {
-		return s.desync(ctx, ev, fmt.Errorf("invalid commit %s: %w", msg.Rev, err))
+		return s.desync(ctx, ev, FailureCommit, fmt.Errorf("invalid commit %s: %w", msg.Rev, err))
 	}
 	prevData := ""
 	if msg.PrevData != nil {
 		prevData = cidString(cid.Cid(*msg.PrevData))
 		if r.PrevData != "" && prevData != r.PrevData {
-			return s.desync(ctx, ev, fmt.Errorf("commit %s: prevData %s does not match the stored data %s", msg.Rev, prevData, r.PrevData))
+			return s.desync(ctx, ev, FailureChain, fmt.Errorf("commit %s: prevData %s does not match the stored data %s", msg.Rev, prevData, r.PrevData))
 		}
 	}
 	ops, err := commitOps(ctx, msg.Ops, tree)
 	if err != nil {
-		return s.desync(ctx, ev, fmt.Errorf("commit %s: %w", msg.Rev, err))
+		return s.desync(ctx, ev, FailureOps, fmt.Errorf("commit %s: %w", msg.Rev, err))
 	}
 	s.Stats.Commits.Add(1)
 	return next(ctx, &pipeline.Event{
@@ -73,7 +73,7 @@ func (s *Stage) signedCommit(ctx context.Context, did syntax.DID, car []byte) (*
 // a failure too: the resync retries it with its own backoff, and the
 // firehose never stalls on one repo.
 func (s *Stage) failed(ctx context.Context, ev *pipeline.Event, what string, err error) error {
-	return s.desync(ctx, ev, fmt.Errorf("%s: %w", what, err))
+	return s.desync(ctx, ev, FailureSignature, fmt.Errorf("%s: %w", what, err))
 }
 
 // commitOps turns the ops of a commit that repo.VerifyCommitMessage
@@ -131,7 +131,7 @@ func (s *Stage) sync(ctx context.Context, ev *pipeline.Event) error {
 		return err
 	}
 	if msg.Did != ev.DID.String() {
-		return s.desync(ctx, ev, fmt.Errorf("#sync message names %s", msg.Did))
+		return s.desync(ctx, ev, FailureSync, fmt.Errorf("#sync message names %s", msg.Did))
 	}
 	commit, err := s.signedCommit(ctx, ev.DID, msg.Blocks)
 	if err != nil {
@@ -141,5 +141,5 @@ func (s *Stage) sync(ctx context.Context, ev *pipeline.Event) error {
 	if r.Rev != "" && commit.Rev <= r.Rev || cidString(commit.Data) == r.PrevData {
 		return nil
 	}
-	return s.desync(ctx, ev, fmt.Errorf("#sync to rev %s: the repo changed outside the commit stream", commit.Rev))
+	return s.desync(ctx, ev, FailureSync, fmt.Errorf("#sync to rev %s: the repo changed outside the commit stream", commit.Rev))
 }

@@ -55,7 +55,7 @@ func TestCommitRejectsUnparsableCreatePath(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			fx := newCommitFixture(t)
 			require.Nil(t, fx.process(t, fx.repo.commit(t, memOp{pipeline.ActionCreate, path})))
-			fx.requireDesynchronized(t, "invalid repo path")
+			fx.requireDesynchronized(t, FailureCommit, "invalid repo path")
 		})
 	}
 }
@@ -67,7 +67,18 @@ func TestCommitRejectsUnparsableDeletePath(t *testing.T) {
 	fx.repo.commit(t, memOp{pipeline.ActionCreate, "app.bsky.feed.post/a/b"}) // never seen by the stage
 	fx.advance(t, fx.repo.rev, fx.repo.root(t))
 	require.Nil(t, fx.process(t, fx.repo.commit(t, memOp{pipeline.ActionDelete, "app.bsky.feed.post/a/b"})))
-	fx.requireDesynchronized(t, `op path "app.bsky.feed.post/a/b"`)
+	fx.requireDesynchronized(t, FailureOps, `op path "app.bsky.feed.post/a/b"`)
+}
+
+// A commit whose prevData is not the stored MST root breaks the chain.
+func TestCommitChainBreakCountsChain(t *testing.T) {
+	fx := newCommitFixture(t)
+	fx.repo.commit(t, memOp{pipeline.ActionCreate, "app.bsky.feed.post/a"}) // never seen by the stage
+	stale := fx.repo.root(t)
+	fx.repo.commit(t, memOp{pipeline.ActionCreate, "app.bsky.feed.post/b"}) // never seen either
+	fx.advance(t, fx.repo.rev, stale)
+	require.Nil(t, fx.process(t, fx.repo.commit(t, memOp{pipeline.ActionCreate, "app.bsky.feed.post/c"})))
+	fx.requireDesynchronized(t, FailureChain, "does not match the stored data")
 }
 
 func TestVerifiedOpPathMatchesParseRepoPath(t *testing.T) {
@@ -162,10 +173,17 @@ func (fx *commitFixture) advance(t *testing.T, rev, data string) {
 }
 
 // requireDesynchronized checks that the repo was marked desynchronized
-// with a reason containing reason.
-func (fx *commitFixture) requireDesynchronized(t *testing.T, reason string) {
+// with a reason containing reason, counted as a failure for why only.
+func (fx *commitFixture) requireDesynchronized(t *testing.T, why FailureReason, reason string) {
 	t.Helper()
 	require.EqualValues(t, 1, fx.stage.Stats.Desyncs.Load())
+	for r := range NumFailureReasons {
+		want := uint64(0)
+		if r == why {
+			want = 1
+		}
+		require.Equal(t, want, fx.stage.Stats.Failures(r), "failures counted as %s", r)
+	}
 	r, err := fx.db.GetRepo(t.Context(), testDID.String())
 	require.NoError(t, err)
 	require.Equal(t, store.RepoStateDesynchronized, r.State)

@@ -30,29 +30,38 @@ func (s *Stage) snapshot(ctx context.Context, ev *pipeline.Event, next pipeline.
 	}
 	snap, err := carstream.Open(ctx, ev.Snapshot.CAR, carstream.Options{Dir: s.cfg.SpillDir, MaxBytes: s.cfg.MaxCARBytes})
 	if err != nil {
-		return fmt.Errorf("repo CAR from %s: %w", ev.Snapshot.Source, carLimit(err))
+		return s.snapshotFailed(ctx, fmt.Errorf("repo CAR from %s: %w", ev.Snapshot.Source, carLimit(err)))
 	}
 	defer snap.Close()
 	commit := snap.Commit()
 	if commit.DID != ev.DID.String() {
-		return fmt.Errorf("repo CAR from %s: commit names %s, not %s", ev.Snapshot.Source, commit.DID, ev.DID)
+		return s.snapshotFailed(ctx, fmt.Errorf("repo CAR from %s: commit names %s, not %s", ev.Snapshot.Source, commit.DID, ev.DID))
 	}
 	if err := s.verifySigned(ctx, ev.DID, snap.VerifySignature); err != nil {
-		return fmt.Errorf("repo CAR from %s: %w", ev.Snapshot.Source, err)
+		return s.snapshotFailed(ctx, fmt.Errorf("repo CAR from %s: %w", ev.Snapshot.Source, err))
 	}
 	if r.Rev != "" && commit.Rev < r.Rev {
-		return fmt.Errorf("repo CAR from %s: rev %s is older than the stored rev %s", ev.Snapshot.Source, commit.Rev, r.Rev)
+		return s.snapshotFailed(ctx, fmt.Errorf("repo CAR from %s: rev %s is older than the stored rev %s", ev.Snapshot.Source, commit.Rev, r.Rev))
 	}
 	d := &differ{s: s, ev: ev, next: next, rev: commit.Rev, data: cidString(commit.Data)}
 	err = snap.WalkRecords(ctx, func(path string, c cid.Cid, data []byte) error { return d.visit(ctx, path, c, data) })
 	if err != nil {
-		return fmt.Errorf("repo CAR from %s: %w", ev.Snapshot.Source, err)
+		return s.snapshotFailed(ctx, fmt.Errorf("repo CAR from %s: %w", ev.Snapshot.Source, err))
 	}
 	if err := d.finish(ctx); err != nil {
 		return err
 	}
 	s.Stats.Snapshots.Add(1)
 	return nil
+}
+
+// snapshotFailed counts err as a FailureSnapshot unless ctx ended (a
+// shutdown is no verification failure), and returns it.
+func (s *Stage) snapshotFailed(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		s.Stats.fail(FailureSnapshot)
+	}
+	return err
 }
 
 // maxCARError is a snapshot CAR past max_car_bytes, reported in the
@@ -115,6 +124,7 @@ func (d *differ) peek(ctx context.Context) (store.IndexEntry, bool, error) {
 // visit merges one MST entry; data (the record) is only valid during the
 // call.
 func (d *differ) visit(ctx context.Context, path string, c cid.Cid, data []byte) error {
+	d.s.Stats.SnapshotRecords.Add(1)
 	for {
 		e, ok, err := d.peek(ctx)
 		if err != nil {

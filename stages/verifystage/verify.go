@@ -75,6 +75,11 @@ func NewFactory() pipeline.StageFactory {
 // Stats counts what the stage did.
 type Stats struct {
 	Commits, Replays, Desyncs, Syncs, IdentityChanges, Snapshots atomic.Uint64
+	// SnapshotRecords counts records read from snapshot CARs (changed or
+	// not): backfill throughput.
+	SnapshotRecords atomic.Uint64
+
+	failures [NumFailureReasons]atomic.Uint64 // see Failures
 }
 
 // Stage is the verify stage.
@@ -155,9 +160,11 @@ func (s *Stage) repo(ctx context.Context, did syntax.DID) (store.RepoHead, bool,
 	return r, err == nil, err
 }
 
-// desync marks the repo desynchronized with reason, counted and logged.
-func (s *Stage) desync(ctx context.Context, ev *pipeline.Event, reason error) error {
+// desync marks the repo desynchronized with reason, counted (under why)
+// and logged.
+func (s *Stage) desync(ctx context.Context, ev *pipeline.Event, why FailureReason, reason error) error {
 	s.Stats.Desyncs.Add(1)
+	s.Stats.fail(why)
 	s.logger.Warn("repo desynchronized", "did", ev.DID, "seq", ev.Seq, "reason", reason)
 	return s.db.MarkDesynchronized(ctx, string(ev.DID), reason.Error())
 }

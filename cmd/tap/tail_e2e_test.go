@@ -77,8 +77,17 @@ func TestE2ETail(t *testing.T) {
 		require.True(t, strings.HasPrefix(ev.Record.Collection, "app.bsky.feed."), l)
 	}
 
-	// The binary acks everything it reads, and exits 0 on SIGINT.
+	// The binary prints and acks everything it reads, and exits 0 on SIGINT.
+	// (The tails above may have acked every event already: a live record
+	// written now is one it must print.)
 	cmd, stdout, stderr := startTapProcess(t, t.TempDir(), []string{"TAP_URL=http://" + ti.addr, "TAP_ADMIN_PASSWORD=pw"}, "tail")
+	fresh, err := accts[1].CreateRecord(testnet.CollectionPost, "", map[string]any{
+		"$type": "app.bsky.feed.post", "text": "for the binary", "createdAt": "2026-01-01T00:00:00Z",
+	})
+	require.NoError(t, err)
+	ti.waitFor("the binary prints the new record", func() bool {
+		return strings.Contains(stdout.String(), `"rkey":"`+fresh.Ops[0].RKey.String()+`"`)
+	})
 	ti.waitFor("tail drains the outbox", func() bool { return ti.outboxCount() == 0 })
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	require.NoError(t, cmd.Wait(), "stderr: %s", stderr)

@@ -200,9 +200,13 @@ func TestE2EHostilePDS(t *testing.T) {
 			r, err := ti.db.GetRepo(t.Context(), did.String())
 			return err == nil && r.State == store.RepoStateError && r.RetryCount >= heldRetries && strings.Contains(r.ErrorMsg, c.msg)
 		})
-		info := ti.getJSON("/info/" + did.String())
-		require.Equal(t, "error", info["state"], c.name)
-		require.Contains(t, info["error"], c.msg, c.name)
+		// the API shows it too (read again until it does: a retry may
+		// claim the repo between the two reads, showing "resyncing")
+		ti.waitFor(c.name+" shown as an error by /info", func() bool {
+			info := ti.getJSON("/info/" + did.String())
+			msg, _ := info["error"].(string)
+			return info["state"] == "error" && strings.Contains(msg, c.msg)
+		})
 		require.Empty(t, recordsOf(ti.events(), did), "%s: a refused snapshot delivers nothing", c.name)
 	}
 	ti.waitFor("a padded CAR download stopped by the limit", func() bool { return f.Hostile().MaxBytes >= hostileMaxCAR-1<<20 })

@@ -132,7 +132,8 @@ func New(opts Options) http.Handler {
 	return accessLog(h, s.log)
 }
 
-// refuseCrossOrigin answers 403 to a POST that a browser sends from another origin
+// refuseCrossOrigin answers 403 to a state-changing request (any method but GET, HEAD and
+// OPTIONS) that a browser sends from another origin, same-site included
 // (Sec-Fetch-Site, or an Origin whose host is not the Host): a page must not add or remove
 // repos with the admin credentials a browser cached. Clients that are not browsers (curl,
 // the @atproto/tap client) send neither header and pass, as do GET and HEAD.

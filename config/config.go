@@ -46,8 +46,8 @@ type ServerConfig struct {
 	// headers before its connection is closed (slow-header clients); > 0.
 	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
 	// ReadBodyTimeout is how long a handler waits for a request's body
-	// (POST /repos/add, /repos/remove) before answering 408 (slow-body
-	// clients); > 0.
+	// (/repos/add, /repos/remove, /repos/resync, PUT /config/*) before
+	// answering 408 (slow-body clients); > 0.
 	ReadBodyTimeout time.Duration `koanf:"read_body_timeout"`
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tapkit/tap/config"
 	"github.com/tapkit/tap/internal/atproto"
+	"github.com/tapkit/tap/internal/components"
 	"github.com/tapkit/tap/internal/httpapi"
 	"github.com/tapkit/tap/internal/metrics"
 	"github.com/tapkit/tap/internal/runtimecfg"
@@ -79,7 +80,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger) (err er
 		PLCURL: cfg.Identity.PLCURL, CacheSize: cfg.Identity.CacheSize,
 		DNSResolver: cfg.Identity.DNSResolver, UserAgent: "tap/" + Version(),
 	})
-	factories, err := components()
+	factories, err := components.Factories()
 	if err != nil {
 		return err
 	}

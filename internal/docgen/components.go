@@ -6,41 +6,13 @@ import (
 	"reflect"
 	"slices"
 
+	registry "github.com/tapkit/tap/internal/components"
 	"github.com/tapkit/tap/pipeline"
-	"github.com/tapkit/tap/sinks/pluginsink"
-	"github.com/tapkit/tap/sinks/webhooksink"
-	"github.com/tapkit/tap/sinks/websocketsink"
-	"github.com/tapkit/tap/sources/crawlersource"
-	"github.com/tapkit/tap/sources/firehosesource"
-	"github.com/tapkit/tap/stages/backfillstage"
-	"github.com/tapkit/tap/stages/filterstage"
-	"github.com/tapkit/tap/stages/orderstage"
-	"github.com/tapkit/tap/stages/verifystage"
 )
 
-// factories lists the component types docgen documents. It repeats
-// cmd/tap/components.go (a main package, which docgen cannot import);
-// TestConfigurationReferenceListsEveryComponent in cmd/tap fails when the
-// two lists differ.
-func factories() (pipeline.Factories, error) {
-	return pipeline.MakeFactories(
-		[]pipeline.SourceFactory{
-			firehosesource.NewFactory(),
-			crawlersource.NewFactory(),
-		},
-		[]pipeline.StageFactory{
-			filterstage.NewFactory(),
-			backfillstage.NewFactory(),
-			verifystage.NewFactory(),
-			orderstage.NewFactory(),
-		},
-		[]pipeline.SinkFactory{
-			websocketsink.NewFactory(),
-			webhooksink.NewFactory(),
-			pluginsink.NewFactory(),
-		},
-	)
-}
+// factories lists the component types docgen documents: the ones the
+// binary builds its pipeline from.
+func factories() (pipeline.Factories, error) { return registry.Factories() }
 
 // Component kinds, in the order the page lists them.
 const (

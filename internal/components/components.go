@@ -1,4 +1,8 @@
-package main
+// Package components lists every component type tap knows: the sources,
+// stages and sinks a pipeline configuration may name. The binary builds its
+// pipeline from this list and the configuration reference documents it, so
+// the two cannot differ.
+package components
 
 import (
 	"github.com/tapkit/tap/pipeline"
@@ -13,10 +17,10 @@ import (
 	"github.com/tapkit/tap/stages/verifystage"
 )
 
-// components lists every component type tap knows. Nothing registers
-// itself: a type is available only if it is listed here, and a type listed
-// twice fails startup.
-func components() (pipeline.Factories, error) {
+// Factories returns the factories of every component type. Nothing
+// registers itself: a type is available only if it is listed here, and a
+// type listed twice is an error.
+func Factories() (pipeline.Factories, error) {
 	return pipeline.MakeFactories(
 		[]pipeline.SourceFactory{
 			firehosesource.NewFactory(),

@@ -30,11 +30,11 @@ func TestHealthCommand(t *testing.T) {
 
 	t.Setenv("TAP_ADMIN_PASSWORD", "wrong")
 	err := run(t.Context(), []string{"health"}, &out, &errOut)
-	require.ErrorContains(t, err, "is not healthy: HTTP 401")
+	require.ErrorContains(t, err, "not healthy: GET http://127.0.0.1:"+port+"/health: HTTP 401")
 	require.NotContains(t, err.Error(), "wrong")
 
 	err = run(t.Context(), []string{"health", "--url", "http://admin:pw-in-url@127.0.0.1:1", "--timeout", "2s"}, &out, &errOut)
-	require.ErrorContains(t, err, "tap at http://admin:xxxxx@127.0.0.1:1 is not healthy")
+	require.ErrorContains(t, err, "not healthy: GET http://admin:xxxxx@127.0.0.1:1/health")
 	require.NotContains(t, err.Error(), "pw-in-url")
 
 	ti.stop()

@@ -46,6 +46,8 @@ var ourMetrics = []string{
 	"tap_sink_last_error_timestamp_seconds", "tap_sink_last_error_info", "tap_outbox_events",
 	"tap_outbox_oldest_event_age_seconds", "tap_delivery_latency_seconds_bucket", "tap_delivery_latency_seconds_count",
 	"tap_websocket_clients",
+	"tap_websocket_clients_idle",
+	"tap_websocket_clients_full",
 }
 
 // flakyHook answers 500 to its first failures requests, then 200.
@@ -118,6 +120,8 @@ func TestE2EMetrics(t *testing.T) {
 	require.Zero(t, m.sum("tap_verify_failures_total"))
 	require.Len(t, m["tap_verify_failures_total"], 6, "every reason is exposed")
 	require.Equal(t, float64(1), m.get("tap_websocket_clients"))
+	require.Equal(t, float64(1), m.get("tap_websocket_clients_idle"), "everything acked: the client waits")
+	require.Zero(t, m.get("tap_websocket_clients_full"))
 	require.Equal(t, float64(3), m.get("tap_webhook_requests_total", `status="non_2xx"`))
 	require.Positive(t, m.get("tap_webhook_requests_total", `status="success"`))
 	require.Positive(t, m.get("tap_sink_last_error_timestamp_seconds", `sink="webhook"`))

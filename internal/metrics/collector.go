@@ -156,7 +156,7 @@ func (c *graphCollector) collectDelivery(e emitter, d orderstage.DeliveryStats, 
 func (c *graphCollector) collectSinks(e emitter) map[pipeline.ID]lastError {
 	own := map[pipeline.ID]lastError{}
 	requests := map[string]uint64{webhooksink.StatusSuccess: 0, webhooksink.StatusNon2xx: 0, webhooksink.StatusError: 0}
-	clients := 0
+	clients, idle, full := 0, 0, 0
 	for _, ns := range c.g.Sinks() {
 		switch s := ns.Sink.(type) {
 		case *webhooksink.Sink:
@@ -166,13 +166,18 @@ func (c *graphCollector) collectSinks(e emitter) map[pipeline.ID]lastError {
 			}
 			own[ns.ID] = lastError{st.LastError, st.LastErrorAt}
 		case *websocketsink.Sink:
-			clients += s.Stats().Connected
+			st := s.Stats()
+			clients += st.Connected
+			idle += st.Idle
+			full += st.Full
 		}
 	}
 	for status, n := range requests {
 		e.counter(webhookRequests, n, status)
 	}
 	e.gauge(websocketClients, float64(clients))
+	e.gauge(websocketClientsIdle, float64(idle))
+	e.gauge(websocketClientsFull, float64(full))
 	return own
 }
 

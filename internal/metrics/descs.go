@@ -54,4 +54,8 @@ var (
 	outboxEvents     = desc("tap_outbox_events", "Outbox rows: events not yet acked by every sink, and acked rows awaiting deletion.")
 	outboxOldestAge  = desc("tap_outbox_oldest_event_age_seconds", "Age of the oldest event held for delivery; 0 when none.")
 	websocketClients = desc("tap_websocket_clients", "Websocket clients connected to /channel.")
+	// websocketClientsIdle and websocketClientsFull split them: waiting for
+	// events, and holding max_unacked events (taking none until they ack).
+	websocketClientsIdle = desc("tap_websocket_clients_idle", "Websocket clients waiting for events.")
+	websocketClientsFull = desc("tap_websocket_clients_full", "Websocket clients holding max_unacked unacknowledged events.")
 )

@@ -45,6 +45,7 @@
 //	tap_outbox_oldest_event_age_seconds    age of the oldest event held for delivery
 //	tap_delivery_latency_seconds           histogram: event entered delivery → acked by every sink
 //	tap_websocket_clients                  websocket clients connected
+//	tap_websocket_clients_{idle,full}      of which waiting for events / holding max_unacked
 //
 // The repo and outbox counts come from the database, at most once per
 // dbCacheTTL however often /metrics is scraped.

@@ -47,6 +47,8 @@ func TestMaxUnackedHoldsBack(t *testing.T) {
 	res := deliverAsync(t.Context(), s, events(1, 10))
 	held := a.nextIDs(4)
 	waitFor(t, "the rest queued", func() bool { st := s.Stats(); return st.InFlight == 4 && st.Queued == 6 })
+	waitFor(t, "a full", func() bool { return s.Stats().Full == 1 })
+	require.Zero(t, s.Stats().Idle, "a full client is not idle")
 
 	b := dial(t, url) // acks each event as it comes (it holds 4 at most too)
 	for range 6 {

@@ -146,8 +146,13 @@ func (h *hub) wakeLocked() {
 }
 
 // snapshot returns the current gauges of Stats.
-func (h *hub) snapshot() (connected, queued, inflight int) {
+func (h *hub) snapshot() (connected, idle, full, queued, inflight int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.conns), h.queue.len, h.inflight.len
+	for c := range h.conns {
+		if c.full {
+			full++
+		}
+	}
+	return len(h.conns), len(h.waiters), full, h.queue.len, h.inflight.len
 }

@@ -134,7 +134,7 @@ func (s *Sink) Deliver(ctx context.Context, batch []pipeline.Delivery) error {
 		return nil
 	case <-ctx.Done():
 		cause := ctx.Err()
-		if connected, _, _ := s.hub.snapshot(); connected == 0 {
+		if connected, _, _, _, _ := s.hub.snapshot(); connected == 0 {
 			cause = fmt.Errorf("websocket sink: no client connected: %w: %w", pipeline.ErrNotConnected, cause)
 		}
 		return s.hub.abandon(w, cause)
@@ -169,6 +169,11 @@ func (s *Sink) retryLoop(ctx context.Context) {
 type Stats struct {
 	// Connected is the number of clients connected now.
 	Connected int
+	// Idle is the number of connected clients waiting for events.
+	Idle int
+	// Full is the number of clients holding max_unacked events: they take
+	// no more until they ack.
+	Full int
 	// Queued is the number of events waiting for a client to take them.
 	Queued int
 	// InFlight is the number of events sent and waiting for their ack.
@@ -193,10 +198,10 @@ type Stats struct {
 
 // Stats returns the current statistics.
 func (s *Sink) Stats() Stats {
-	connected, queued, inflight := s.hub.snapshot()
+	connected, idle, full, queued, inflight := s.hub.snapshot()
 	st := &s.hub.stats
 	return Stats{
-		Connected: connected, Queued: queued, InFlight: inflight,
+		Connected: connected, Idle: idle, Full: full, Queued: queued, InFlight: inflight,
 		FramesSent: st.framesSent.Load(), Resends: st.resends.Load(), Acks: st.acks.Load(),
 		UnknownAcks: st.unknownAcks.Load(), IgnoredFrames: st.ignored.Load(), DroppedClients: st.dropped.Load(),
 	}

@@ -329,6 +329,7 @@ func loadLeaks(t *testing.T, ti *tapInstance, base goleak.Option) (leaked, idleH
 func loadStartTap(t *testing.T, net *testnet.Network, env map[string]string, tweak func(*config.Config)) *tapInstance {
 	e := testEnv(net, sqliteURL(t))
 	e["TAP_LOG_LEVEL"] = "info"
+	e["TAP_METRICS_LISTEN"] = e["TAP_BIND"] // on the API port, for loadStuck
 	for k, v := range env {
 		e[k] = v
 	}
@@ -444,6 +445,19 @@ func loadStuck(t *testing.T, ti *tapInstance, l *loadLedger) string {
 			fmt.Fprintf(&b, "left in the outbox: id %d received=%v (%s) acked=%v (%s)\n", r.ID, got, recv.Format("15:04:05.000"), acked, ack.Format("15:04:05.000"))
 		}
 		l.mu.Unlock()
+	}
+	// the delivery gauges: whether events wait for a client or clients wait
+	// for events (metrics are on the API port: metrics_listen == bind)
+	if resp, err := http.Get("http://" + ti.addr + "/metrics"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			for _, p := range []string{"tap_websocket_", "tap_order_", "tap_sink_queued", "tap_outbox_"} {
+				if strings.HasPrefix(line, p) {
+					fmt.Fprintln(&b, line)
+				}
+			}
+		}
 	}
 	if f, err := os.CreateTemp("", "tap-load-stacks-*.txt"); err == nil {
 		_ = pprof.Lookup("goroutine").WriteTo(f, 2)

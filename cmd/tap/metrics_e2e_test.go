@@ -48,6 +48,8 @@ var ourMetrics = []string{
 	"tap_websocket_clients",
 	"tap_websocket_clients_idle",
 	"tap_websocket_clients_full",
+	"tap_websocket_queued_events",
+	"tap_websocket_inflight_events",
 }
 
 // flakyHook answers 500 to its first failures requests, then 200.
@@ -122,6 +124,8 @@ func TestE2EMetrics(t *testing.T) {
 	require.Equal(t, float64(1), m.get("tap_websocket_clients"))
 	require.Equal(t, float64(1), m.get("tap_websocket_clients_idle"), "everything acked: the client waits")
 	require.Zero(t, m.get("tap_websocket_clients_full"))
+	require.Zero(t, m.get("tap_websocket_queued_events"))
+	require.Zero(t, m.get("tap_websocket_inflight_events"))
 	require.Equal(t, float64(3), m.get("tap_webhook_requests_total", `status="non_2xx"`))
 	require.Positive(t, m.get("tap_webhook_requests_total", `status="success"`))
 	require.Positive(t, m.get("tap_sink_last_error_timestamp_seconds", `sink="webhook"`))

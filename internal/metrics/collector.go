@@ -156,7 +156,7 @@ func (c *graphCollector) collectDelivery(e emitter, d orderstage.DeliveryStats, 
 func (c *graphCollector) collectSinks(e emitter) map[pipeline.ID]lastError {
 	own := map[pipeline.ID]lastError{}
 	requests := map[string]uint64{webhooksink.StatusSuccess: 0, webhooksink.StatusNon2xx: 0, webhooksink.StatusError: 0}
-	clients, idle, full := 0, 0, 0
+	clients, idle, full, queued, inflight := 0, 0, 0, 0, 0
 	for _, ns := range c.g.Sinks() {
 		switch s := ns.Sink.(type) {
 		case *webhooksink.Sink:
@@ -170,6 +170,8 @@ func (c *graphCollector) collectSinks(e emitter) map[pipeline.ID]lastError {
 			clients += st.Connected
 			idle += st.Idle
 			full += st.Full
+			queued += st.Queued
+			inflight += st.InFlight
 		}
 	}
 	for status, n := range requests {
@@ -178,6 +180,8 @@ func (c *graphCollector) collectSinks(e emitter) map[pipeline.ID]lastError {
 	e.gauge(websocketClients, float64(clients))
 	e.gauge(websocketClientsIdle, float64(idle))
 	e.gauge(websocketClientsFull, float64(full))
+	e.gauge(websocketQueued, float64(queued))
+	e.gauge(websocketInFlight, float64(inflight))
 	return own
 }
 

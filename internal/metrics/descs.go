@@ -58,4 +58,8 @@ var (
 	// events, and holding max_unacked events (taking none until they ack).
 	websocketClientsIdle = desc("tap_websocket_clients_idle", "Websocket clients waiting for events.")
 	websocketClientsFull = desc("tap_websocket_clients_full", "Websocket clients holding max_unacked unacknowledged events.")
+	// websocketQueued and websocketInFlight are the websocket sink's events
+	// waiting for a client to take them, and sent and waiting for an ack.
+	websocketQueued   = desc("tap_websocket_queued_events", "Websocket events waiting for a client to take them.")
+	websocketInFlight = desc("tap_websocket_inflight_events", "Websocket events sent and waiting for their ack.")
 )

@@ -46,6 +46,7 @@
 //	tap_delivery_latency_seconds           histogram: event entered delivery → acked by every sink
 //	tap_websocket_clients                  websocket clients connected
 //	tap_websocket_clients_{idle,full}      of which waiting for events / holding max_unacked
+//	tap_websocket_{queued,inflight}_events events waiting for a client / for an ack
 //
 // The repo and outbox counts come from the database, at most once per
 // dbCacheTTL however often /metrics is scraped.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tapkit/tap/internal/httpapi"
 	"io"
 	"net/url"
 	"strconv"
@@ -17,15 +18,7 @@ import (
 const maxListPage = 1000
 
 // repoRow is one repo of GET /repos.
-type repoRow struct {
-	DID     string `json:"did"`
-	Handle  string `json:"handle"`
-	State   string `json:"state"`
-	Status  string `json:"status"`
-	Rev     string `json:"rev"`
-	Error   string `json:"error"`
-	Retries int    `json:"retries"`
-}
+type repoRow = httpapi.RepoItem
 
 // runReposList is `tap repos list`: it pages through GET /repos and prints
 // a table, or one JSON object a line with --json.

@@ -24,8 +24,8 @@ var repoStates = []store.RepoState{
 	store.RepoStateError,
 }
 
-// repoItem is one repo of GET /repos.
-type repoItem struct {
+// RepoItem is one repo of GET /repos, as the API answers it and tap repos list reads it.
+type RepoItem struct {
 	DID     string `json:"did"`
 	Handle  string `json:"handle"`
 	State   string `json:"state"`
@@ -37,7 +37,7 @@ type repoItem struct {
 
 // listReposResponse is the answer of GET /repos; Cursor is set only when the page was full.
 type listReposResponse struct {
-	Repos  []repoItem `json:"repos"`
+	Repos  []RepoItem `json:"repos"`
 	Cursor string     `json:"cursor,omitempty"`
 }
 
@@ -100,9 +100,9 @@ func (s *server) listRepos(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusInternalServerError, "failed to list repos")
 		return
 	}
-	resp := listReposResponse{Repos: make([]repoItem, 0, len(repos))}
+	resp := listReposResponse{Repos: make([]RepoItem, 0, len(repos))}
 	for _, repo := range repos {
-		resp.Repos = append(resp.Repos, repoItem{
+		resp.Repos = append(resp.Repos, RepoItem{
 			DID:     repo.DID,
 			Handle:  repo.Handle,
 			State:   string(repo.State),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/tapkit/tap/internal/httpapi"
 	"io"
 	"net/url"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/bluesky-social/indigo/atproto/syntax"
 	"github.com/spf13/pflag"
+
+	"github.com/tapkit/tap/internal/httpapi"
 )
 
 // maxListPage is the largest page GET /repos serves.
